@@ -1,0 +1,66 @@
+import { parseArgs } from "node:util";
+import { ConfigError, loadConfig } from "./config/load.ts";
+import { runSync, UnknownTargetError } from "./engine/run.ts";
+import { ClusterConnections } from "./kube/client.ts";
+import { formatTable } from "./report/table.ts";
+
+const USAGE = `usage: external-endpoint-syncer sync --config FILE [--dry-run] [--target NAME]... [--json]
+       external-endpoint-syncer validate --config FILE
+
+  sync       discover, health-check and write the EndpointSlices and Endpoints of every target
+  validate   check the config and print every problem, writing nothing
+
+  --config FILE   the YAML config (a cluster entry without a kubeconfig uses KUBECONFIG or ~/.kube/config)
+  --dry-run       print the plan, endpoint by endpoint, and write nothing
+  --target NAME   only this target (repeatable); skips removing what left the config
+  --json          print the full report as JSON
+
+exit codes: 0 all targets synced, 1 a target failed, 2 bad usage or config`;
+
+/** Runs the command line; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: "string" },
+        "dry-run": { type: "boolean", default: false },
+        target: { type: "string", multiple: true },
+        json: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const command = positionals[0];
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if ((command !== "sync" && command !== "validate") || positionals.length > 1 || !values.config) {
+    console.error(USAGE);
+    return 2;
+  }
+
+  try {
+    const config = await loadConfig(values.config);
+    if (command === "validate") {
+      console.log(`${values.config}: valid, ${config.targets.length} target(s) in ${config.clusters.length} cluster(s)`);
+      return 0;
+    }
+    const report = await runSync(config, new ClusterConnections(config.clusters), { targets: values.target, dryRun: values["dry-run"] });
+    console.log(values.json ? JSON.stringify(report, null, 2) : formatTable(report));
+    return report.ok ? 0 : 1;
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof UnknownTargetError) {
+      console.error(error.message);
+      return 2;
+    }
+    throw error;
+  }
+}

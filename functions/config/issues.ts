@@ -1,0 +1,36 @@
+import type { z } from "zod";
+
+/** Each problem as `targets[2].ports[0].port: expected 1-65535, got 70000`. */
+export function describeIssues(error: z.ZodError, input: unknown): string[] {
+  return error.issues.map((issue) => describeIssue(issue, input));
+}
+
+function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
+  const path = formatPath(issue.path) || "(top level)";
+  if (issue.code === "unrecognized_keys") {
+    return `${path}: unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((key) => JSON.stringify(key)).join(", ")}`;
+  }
+  const value = valueAt(input, issue.path);
+  // Our own cross-field messages about a whole object already say what was there.
+  const showValue = issue.code !== "custom" || (value !== undefined && (typeof value !== "object" || value === null));
+  return `${path}: ${issue.message}${showValue ? `, got ${formatValue(value)}` : ""}`;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.map((key, index) => (typeof key === "number" ? `[${key}]` : `${index === 0 ? "" : "."}${String(key)}`)).join("");
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value = input;
+  for (const key of path) {
+    if (typeof value !== "object" || value === null) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+function formatValue(value: unknown): string {
+  if (value === undefined) return "nothing";
+  const text = JSON.stringify(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}

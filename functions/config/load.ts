@@ -1,0 +1,56 @@
+import { readFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { parseDocument } from "yaml";
+import { describeIssues } from "./issues.ts";
+import { configSchema, type Config } from "./schema.ts";
+
+/** A config that cannot run. Lists every problem, each naming the path and the value. */
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(source: string, problems: string[]) {
+    super(`invalid config ${source}:\n${problems.map((problem) => `  - ${problem}`).join("\n")}`);
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}
+
+export type Validation = { ok: true; config: Config } | { ok: false; problems: string[] };
+
+/** Pure: checks parsed YAML or JSON against the schema and names every problem. */
+export function validateConfig(input: unknown): Validation {
+  const result = configSchema.safeParse(input);
+  if (result.success) return { ok: true, config: result.data };
+  return { ok: false, problems: describeIssues(result.error, input) };
+}
+
+/** Parses YAML text; `source` names it in errors. */
+export function parseConfig(text: string, source: string): Config {
+  const document = parseDocument(text, { prettyErrors: true });
+  if (document.errors.length > 0) {
+    throw new ConfigError(source, document.errors.map((error) => error.message.replaceAll("\n", " ")));
+  }
+  const validation = validateConfig(document.toJS());
+  if (!validation.ok) throw new ConfigError(source, validation.problems);
+  return validation.config;
+}
+
+/** Reads a config file; kubeconfig paths are taken relative to it. */
+export async function loadConfig(path: string): Promise<Config> {
+  const text = await readFile(path, "utf8").catch((error: NodeJS.ErrnoException) => {
+    throw new ConfigError(path, [`cannot read the file: ${error.code ?? error.message}`]);
+  });
+  const config = parseConfig(text, path);
+  const base = dirname(resolve(path));
+  return {
+    ...config,
+    clusters: config.clusters.map((cluster) =>
+      cluster.kubeconfig === undefined ? cluster : { ...cluster, kubeconfig: resolvePath(cluster.kubeconfig, base) },
+    ),
+  };
+}
+
+function resolvePath(path: string, base: string): string {
+  if (path === "~" || path.startsWith("~/")) return resolve(homedir(), path.slice(2));
+  return isAbsolute(path) ? path : resolve(base, path);
+}

@@ -1,0 +1,64 @@
+import { BlockList, isIPv4, isIPv6 } from "node:net";
+import type { AddressFamily, Backend, RejectedAddress } from "../model.ts";
+
+// Ranges the API server refuses in Endpoints and EndpointSlices (422): sending them would fail the whole write.
+const refused: [BlockList, string][] = [
+  rangeList("loopback", [["127.0.0.0", 8, "ipv4"], ["::1", 128, "ipv6"]]),
+  rangeList("link-local", [["169.254.0.0", 16, "ipv4"], ["fe80::", 10, "ipv6"]]),
+  rangeList("unspecified", [["0.0.0.0", 32, "ipv4"], ["::", 128, "ipv6"]]),
+  rangeList("multicast", [["224.0.0.0", 4, "ipv4"], ["ff00::", 8, "ipv6"]]),
+];
+
+function rangeList(name: string, ranges: [string, number, "ipv4" | "ipv6"][]): [BlockList, string] {
+  const list = new BlockList();
+  for (const [network, prefix, type] of ranges) list.addSubnet(network, prefix, type);
+  return [list, name];
+}
+
+export type AddressCheck = { ok: true; address: string; family: AddressFamily } | { ok: false; reason: string };
+
+/** The canonical form of a publishable address (the API server wants `2001:db8::1`, not `2001:0db8:0::1`), or why it is refused. */
+export function checkAddress(raw: string): AddressCheck {
+  let address: string;
+  let family: AddressFamily;
+  // node:net refuses IPv4 with leading zeros, as the API server does.
+  if (isIPv4(raw)) {
+    [address, family] = [raw, "IPv4"];
+  } else if (isIPv6(raw)) {
+    [address, family] = [new URL(`http://[${raw}]/`).hostname.slice(1, -1), "IPv6"];
+    if (address.startsWith("::ffff:")) return { ok: false, reason: "IPv4-mapped IPv6 address: list the IPv4 address instead" };
+  } else {
+    return { ok: false, reason: "not an IP address" };
+  }
+  const type = family === "IPv4" ? "ipv4" : "ipv6";
+  const hit = refused.find(([list]) => list.check(address, type));
+  return hit ? { ok: false, reason: `${hit[1]} address, refused by the API server` } : { ok: true, address, family };
+}
+
+/** Merges what all sources found into one backend per address, and sets aside what cannot be published. */
+export function mergeBackends(found: Backend[]): { backends: Backend[]; rejected: RejectedAddress[] } {
+  const byAddress = new Map<string, Backend>();
+  const rejected = new Map<string, RejectedAddress>();
+  for (const backend of found) {
+    const canonical = checkAddress(backend.address);
+    if (!canonical.ok) {
+      const earlier = rejected.get(backend.address);
+      rejected.set(backend.address, { address: backend.address, sources: union(earlier?.sources, backend.sources), reason: canonical.reason });
+      continue;
+    }
+    const earlier = byAddress.get(canonical.address);
+    byAddress.set(canonical.address, {
+      // The first source to name a field wins; sources are listed in config order.
+      ...backend,
+      ...earlier,
+      address: canonical.address,
+      family: canonical.family,
+      sources: union(earlier?.sources, backend.sources),
+    });
+  }
+  return { backends: [...byAddress.values()], rejected: [...rejected.values()] };
+}
+
+function union(first: string[] | undefined, second: string[]): string[] {
+  return [...new Set([...(first ?? []), ...second])];
+}

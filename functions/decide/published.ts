@@ -1,0 +1,32 @@
+import type { V1EndpointSlice, V1Endpoints } from "@kubernetes/client-node";
+import type { AddressFamily, DesiredEndpoint } from "../model.ts";
+
+/** What is published now, read back from our own objects: slices first, Endpoints when we keep no slices. */
+export function publishedEndpoints(slices: V1EndpointSlice[], endpoints: V1Endpoints | undefined): DesiredEndpoint[] {
+  const byAddress = new Map<string, DesiredEndpoint>();
+  for (const slice of slices) {
+    if (slice.addressType !== "IPv4" && slice.addressType !== "IPv6") continue;
+    for (const endpoint of slice.endpoints ?? []) {
+      const address = endpoint.addresses[0];
+      if (address === undefined) continue;
+      byAddress.set(address, {
+        address,
+        family: slice.addressType,
+        ready: endpoint.conditions?.ready ?? true,
+        hostname: endpoint.hostname,
+        nodeName: endpoint.nodeName,
+        zone: endpoint.zone,
+      });
+    }
+  }
+  if (slices.length > 0) return [...byAddress.values()];
+  for (const subset of endpoints?.subsets ?? []) {
+    for (const [list, ready] of [[subset.addresses, true], [subset.notReadyAddresses, false]] as const) {
+      for (const address of list ?? []) {
+        const family: AddressFamily = address.ip.includes(":") ? "IPv6" : "IPv4";
+        byAddress.set(address.ip, { address: address.ip, family, ready, hostname: address.hostname, nodeName: address.nodeName });
+      }
+    }
+  }
+  return [...byAddress.values()];
+}

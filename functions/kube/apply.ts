@@ -1,0 +1,110 @@
+import type { V1EndpointSlice, V1ObjectMeta } from "@kubernetes/client-node";
+import type { Change, KubeObject } from "../plan/changes.ts";
+import { isOurs, MANAGER } from "../plan/labels.ts";
+import type { KubeClients } from "./client.ts";
+import { KubeApiError, readOptional, statusOf } from "./errors.ts";
+
+const FIELD_MANAGER = MANAGER;
+/** How often a write that lost a race (409) is re-read and tried again. */
+export const MAX_CONFLICT_RETRIES = 3;
+
+export interface ApplyResult {
+  writes: number;
+  conflictsRetried: number;
+}
+
+/** Raised when a write would touch an object that is not ours: it is never changed. */
+export class NotOursError extends Error {
+  constructor(object: string) {
+    super(`${object} exists and is not managed by ${MANAGER}: left alone (set adopt: true to take it over)`);
+    this.name = "NotOursError";
+  }
+}
+
+interface KindApi {
+  read(namespace: string, name: string): Promise<KubeObject>;
+  create(namespace: string, body: KubeObject): Promise<unknown>;
+  replace(namespace: string, name: string, body: KubeObject): Promise<unknown>;
+  remove(namespace: string, name: string, preconditions: { uid?: string; resourceVersion?: string }): Promise<unknown>;
+}
+
+function kindApi(clients: KubeClients, kind: KubeObject["kind"]): KindApi {
+  const { core, discovery } = clients;
+  const fieldManager = FIELD_MANAGER;
+  switch (kind) {
+    case "EndpointSlice":
+      return {
+        read: async (namespace, name) => ({ ...(await discovery.readNamespacedEndpointSlice({ namespace, name })), kind }),
+        create: (namespace, body) => discovery.createNamespacedEndpointSlice({ namespace, body: body as V1EndpointSlice, fieldManager }),
+        replace: (namespace, name, body) => discovery.replaceNamespacedEndpointSlice({ namespace, name, body: body as V1EndpointSlice, fieldManager }),
+        remove: (namespace, name, preconditions) => discovery.deleteNamespacedEndpointSlice({ namespace, name, body: { preconditions } }),
+      };
+    case "Endpoints":
+      return {
+        read: async (namespace, name) => ({ ...(await core.readNamespacedEndpoints({ namespace, name })), kind }),
+        create: (namespace, body) => core.createNamespacedEndpoints({ namespace, body, fieldManager }),
+        replace: (namespace, name, body) => core.replaceNamespacedEndpoints({ namespace, name, body, fieldManager }),
+        remove: (namespace, name, preconditions) => core.deleteNamespacedEndpoints({ namespace, name, body: { preconditions } }),
+      };
+    case "Service":
+      return {
+        read: async (namespace, name) => ({ ...(await core.readNamespacedService({ namespace, name })), kind }),
+        create: (namespace, body) => core.createNamespacedService({ namespace, body, fieldManager }),
+        replace: (namespace, name, body) => core.replaceNamespacedService({ namespace, name, body, fieldManager }),
+        remove: (namespace, name, preconditions) => core.deleteNamespacedService({ namespace, name, body: { preconditions } }),
+      };
+  }
+}
+
+/**
+ * The only place that writes. Applies changes in order, creates and updates before deletes, so readers
+ * never see fewer endpoints than either side of the change. A 409 is re-read and retried; an object that
+ * turns out not to be ours is never touched.
+ */
+export async function applyChanges(clients: KubeClients, changes: Change[], ownerId: string): Promise<ApplyResult> {
+  const result: ApplyResult = { writes: 0, conflictsRetried: 0 };
+  const ordered = [...changes.filter((change) => change.action !== "delete"), ...changes.filter((change) => change.action === "delete")];
+  for (const change of ordered) await applyOne(clients, change, ownerId, result);
+  return result;
+}
+
+async function applyOne(clients: KubeClients, change: Change, ownerId: string, result: ApplyResult): Promise<void> {
+  const api = kindApi(clients, change.object.kind);
+  const namespace = change.object.metadata?.namespace ?? "";
+  const name = change.object.metadata?.name ?? "";
+  const what = `${change.object.kind} ${namespace}/${name}`;
+  let action = change.action;
+  let body = change.object;
+  let metadata: V1ObjectMeta | undefined = change.object.metadata;
+
+  for (let attempt = 0; ; attempt++) {
+    try {
+      if (action === "create") await api.create(namespace, body);
+      else if (action === "update") await api.replace(namespace, name, body);
+      else await api.remove(namespace, name, { uid: metadata?.uid, resourceVersion: metadata?.resourceVersion });
+      result.writes++;
+      return;
+    } catch (error) {
+      const status = statusOf(error);
+      if (action === "delete" && status === 404) return;
+      if (status !== 409 || attempt >= MAX_CONFLICT_RETRIES) throw new KubeApiError(`${action} ${what}`, error);
+    }
+    // Lost a race: read what is there now and decide again.
+    result.conflictsRetried++;
+    const current = await readOptional(`get ${what}`, () => api.read(namespace, name));
+    if (!current) {
+      if (action === "delete") return;
+      action = "create";
+      body = { ...body, metadata: { ...body.metadata, resourceVersion: undefined, uid: undefined } } as KubeObject;
+      continue;
+    }
+    if (!isOurs(current.metadata, ownerId) && !(change.action === "update" && current.metadata?.uid === change.object.metadata?.uid)) {
+      throw new NotOursError(what);
+    }
+    metadata = current.metadata;
+    if (action !== "delete") {
+      action = "update";
+      body = { ...body, metadata: { ...body.metadata, resourceVersion: current.metadata?.resourceVersion, uid: current.metadata?.uid } } as KubeObject;
+    }
+  }
+}

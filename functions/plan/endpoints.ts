@@ -1,0 +1,76 @@
+import type { V1EndpointAddress, V1Endpoints } from "@kubernetes/client-node";
+import type { DesiredEndpoint } from "../model.ts";
+import { canonical, type Change, compareAddresses, diffEndpoints, type Readiness } from "./changes.ts";
+import { endpointsLabels } from "./labels.ts";
+import { endpointPorts, ownerReferences, type ServiceRef } from "./owner.ts";
+
+/**
+ * Pure: the change, if any, that makes the Endpoints named after the Service hold `desired`
+ * (`undefined` when the target does not publish Endpoints).
+ */
+export function planEndpoints(service: ServiceRef, desired: DesiredEndpoint[] | undefined, existing: V1Endpoints | undefined): Change[] {
+  const before = readiness(existing);
+  if (desired === undefined) {
+    return existing ? [{ action: "delete", object: { ...existing, kind: "Endpoints" }, endpoints: diffEndpoints(before, new Map()) }] : [];
+  }
+  if (!existing && desired.length === 0) return [];
+  const object = buildEndpoints(service, desired, existing);
+  if (existing && !differs(existing, object)) return [];
+  return [{ action: existing ? "update" : "create", object, endpoints: diffEndpoints(before, readiness(object)) }];
+}
+
+function buildEndpoints(service: ServiceRef, desired: DesiredEndpoint[], existing: V1Endpoints | undefined): V1Endpoints & { kind: "Endpoints" } {
+  const toAddress = ({ address, hostname, nodeName }: DesiredEndpoint): V1EndpointAddress => ({ ip: address, hostname, nodeName });
+  const sorted = [...desired].sort((a, b) => compareAddresses(a.address, b.address));
+  const addresses = sorted.filter((endpoint) => endpoint.ready).map(toAddress);
+  const notReadyAddresses = sorted.filter((endpoint) => !endpoint.ready).map(toAddress);
+  const metadata = existing?.metadata;
+  return {
+    apiVersion: "v1",
+    kind: "Endpoints",
+    metadata: {
+      ...metadata,
+      managedFields: undefined,
+      name: service.name,
+      namespace: service.namespace,
+      labels: { ...metadata?.labels, ...endpointsLabels(service.ownerId) },
+      ownerReferences: ownerReferences(service),
+    },
+    subsets:
+      desired.length === 0
+        ? []
+        : [
+            {
+              addresses: addresses.length > 0 ? addresses : undefined,
+              notReadyAddresses: notReadyAddresses.length > 0 ? notReadyAddresses : undefined,
+              ports: endpointPorts(service.ports),
+            },
+          ],
+  };
+}
+
+function differs(existing: V1Endpoints, wanted: V1Endpoints): boolean {
+  const labels = existing.metadata?.labels ?? {};
+  return (
+    Object.entries(wanted.metadata?.labels ?? {}).some(([key, value]) => labels[key] !== value) ||
+    canonical(existing.metadata?.ownerReferences ?? []) !== canonical(wanted.metadata?.ownerReferences ?? []) ||
+    canonical(normalizeSubsets(existing)) !== canonical(normalizeSubsets(wanted))
+  );
+}
+
+/** The API server may split or reorder subsets; compare what they mean. */
+function normalizeSubsets(endpoints: V1Endpoints) {
+  const entries = (endpoints.subsets ?? []).flatMap((subset) => {
+    const ports = canonical((subset.ports ?? []).map((port) => ({ ...port, name: port.name ?? "", protocol: port.protocol ?? "TCP" })).sort((a, b) => compareAddresses(a.name, b.name)));
+    const list = (addresses: V1EndpointAddress[] | undefined, ready: boolean) =>
+      (addresses ?? []).map(({ ip, hostname, nodeName }) => ({ ip, hostname, nodeName, ready, ports }));
+    return [...list(subset.addresses, true), ...list(subset.notReadyAddresses, false)];
+  });
+  return entries.sort((a, b) => compareAddresses(a.ip, b.ip));
+}
+
+function readiness(endpoints: V1Endpoints | undefined): Readiness {
+  const map: Readiness = new Map();
+  for (const entry of normalizeSubsets(endpoints ?? {})) map.set(entry.ip, { ready: entry.ready, fields: canonical([entry.hostname, entry.nodeName]) });
+  return map;
+}

@@ -1,0 +1,21 @@
+import type { V1OwnerReference } from "@kubernetes/client-node";
+import type { PortConfig } from "../config/schema.ts";
+
+/** What the planner needs to know about the Service it writes for. */
+export interface ServiceRef {
+  namespace: string;
+  name: string;
+  /** Unknown only in a dry run that would create the Service. */
+  uid: string | undefined;
+  ownerId: string;
+  ports: PortConfig[];
+}
+
+/** Deleting the Service deletes what we wrote for it, through the garbage collector. */
+export function ownerReferences(service: ServiceRef): V1OwnerReference[] {
+  return service.uid === undefined ? [] : [{ apiVersion: "v1", kind: "Service", name: service.name, uid: service.uid, controller: true }];
+}
+
+export function endpointPorts(ports: PortConfig[]) {
+  return ports.map(({ name, port, protocol, appProtocol }) => ({ name: name ?? "", port, protocol, appProtocol }));
+}

@@ -1,0 +1,29 @@
+import type { V1EndpointSlice, V1Endpoints } from "@kubernetes/client-node";
+import type { DesiredEndpoint } from "../model.ts";
+import type { Change } from "./changes.ts";
+import { planEndpointSlices } from "./endpoint-slices.ts";
+import { planEndpoints } from "./endpoints.ts";
+import type { ServiceRef } from "./owner.ts";
+
+export interface PlanInput {
+  service: ServiceRef;
+  publish: { endpointSlices: boolean; endpoints: boolean };
+  desired: DesiredEndpoint[];
+  /** Our own objects for this Service (adopted ones included), as read from the cluster. */
+  existingSlices: V1EndpointSlice[];
+  existingEndpoints: V1Endpoints | undefined;
+  /** An Endpoints of someone else's stands where ours would: leave it, write none. */
+  endpointsTaken: boolean;
+  /** Names of slices of someone else's, never to be reused. */
+  takenSliceNames: string[];
+  maxEndpointsPerSlice?: number;
+}
+
+/** Pure: desired against existing, to the writes that close the gap. Nothing to change gives no changes. */
+export function planTarget(input: PlanInput): Change[] {
+  const { service, publish, desired } = input;
+  return [
+    ...planEndpointSlices(service, publish.endpointSlices ? desired : [], input.existingSlices, input.takenSliceNames, input.maxEndpointsPerSlice),
+    ...(input.endpointsTaken ? [] : planEndpoints(service, publish.endpoints ? desired : undefined, input.existingEndpoints)),
+  ];
+}

@@ -1,0 +1,64 @@
+import type { EndpointChange } from "../plan/changes.ts";
+import type { ForeignObject } from "../plan/ownership.ts";
+import type { KeptEndpoint } from "../decide/desired.ts";
+import type { ReasonCode, RejectedAddress } from "../model.ts";
+
+export interface SourceReport {
+  name: string;
+  status: "ok" | "failed";
+  found: number;
+  error?: string;
+}
+
+export interface BackendReport {
+  address: string;
+  sources: string[];
+  status: "pass" | "fail" | "unknown";
+  reason: ReasonCode;
+  latencyMs: number;
+  detail?: string;
+}
+
+export interface ChangeReport {
+  action: "create" | "update" | "delete";
+  kind: "EndpointSlice" | "Endpoints" | "Service";
+  namespace: string;
+  name: string;
+  endpoints: EndpointChange[];
+}
+
+export interface TargetReport {
+  target: string;
+  cluster: string;
+  namespace: string;
+  service: string;
+  /** `planned`: a dry run that found changes. */
+  status: "synced" | "unchanged" | "planned" | "failed";
+  error?: string;
+  sources: SourceReport[];
+  backends: BackendReport[];
+  endpoints: { ready: number; notReady: number };
+  rejected: RejectedAddress[];
+  kept: KeptEndpoint[];
+  dropped: string[];
+  foreign: ForeignObject[];
+  changes: ChangeReport[];
+  writes: number;
+  conflictsRetried: number;
+  durationMs: number;
+}
+
+export interface PruneReport {
+  cluster: string;
+  changes: ChangeReport[];
+  error?: string;
+}
+
+export interface RunReport {
+  ok: boolean;
+  dryRun: boolean;
+  targets: TargetReport[];
+  /** What was removed (or would be, in a dry run) for targets that left the config. */
+  pruned: PruneReport[];
+  durationMs: number;
+}

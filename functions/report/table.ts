@@ -1,0 +1,49 @@
+import type { EndpointChange } from "../plan/changes.ts";
+import type { ChangeReport, RunReport, TargetReport } from "./report.ts";
+
+const MARK: Record<EndpointChange["change"], string> = { added: "+", removed: "-", ready: "~ ready", notReady: "~ not ready", updated: "~" };
+
+/** The CLI's human output: one row per target, then what each did or would do, endpoint by endpoint. */
+export function formatTable(report: RunReport): string {
+  const header = ["TARGET", "CLUSTER", "SERVICE", "STATUS", "READY", "NOT READY", "CHANGES", "WRITES", "TIME"];
+  const rows = report.targets.map((target) => [
+    target.target,
+    target.cluster,
+    `${target.namespace}/${target.service}`,
+    target.status,
+    String(target.endpoints.ready),
+    String(target.endpoints.notReady),
+    String(target.changes.length),
+    String(target.writes),
+    `${target.durationMs} ms`,
+  ]);
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
+  const line = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd();
+  const out = [line(header), ...rows.map(line)];
+  for (const target of report.targets) out.push(...details(target, report.dryRun));
+  for (const prune of report.pruned) {
+    if (prune.error) out.push(`prune ${prune.cluster}: failed: ${prune.error}`);
+    for (const change of prune.changes) out.push(`prune ${prune.cluster}: ${report.dryRun ? "would " : ""}${formatChange(change)}`);
+  }
+  if (report.dryRun) out.push("dry run: nothing was written");
+  return out.join("\n");
+}
+
+function details(target: TargetReport, dryRun: boolean): string[] {
+  const lines: string[] = [];
+  const add = (text: string) => lines.push(`${target.target}: ${text}`);
+  if (target.error) add(`error: ${target.error}`);
+  for (const source of target.sources) if (source.status === "failed") add(`source ${source.name} failed: ${source.error}`);
+  for (const rejected of target.rejected) add(`left out ${rejected.address} (${rejected.sources.join(", ")}): ${rejected.reason}`);
+  for (const backend of target.backends) if (backend.status !== "pass") add(`${backend.address} ${backend.status}: ${backend.reason}${backend.detail ? ` (${backend.detail})` : ""}`);
+  for (const kept of target.kept) add(`kept ${kept.address}: ${kept.reason}`);
+  for (const address of target.dropped) add(`dropped failing ${address}`);
+  for (const foreign of target.foreign) add(`left alone ${foreign.kind} ${foreign.name}, managed by ${foreign.managedBy}`);
+  for (const change of target.changes) add(`${dryRun ? "would " : ""}${formatChange(change)}`);
+  return lines;
+}
+
+function formatChange(change: ChangeReport): string {
+  const endpoints = change.endpoints.map((endpoint) => `${MARK[endpoint.change]} ${endpoint.address}`).join(", ");
+  return `${change.action} ${change.kind} ${change.namespace}/${change.name}${endpoints ? `: ${endpoints}` : ""}`;
+}

@@ -1,0 +1,44 @@
+import { loadConfig } from "./config/load.ts";
+import type { Config } from "./config/schema.ts";
+import { requireEnv } from "./env.ts";
+import { ClusterConnections } from "./kube/client.ts";
+import type { RunReport } from "./report/report.ts";
+
+export interface Runtime {
+  config: Config;
+  connections: ClusterConnections;
+}
+
+let ready: Promise<Runtime> | undefined;
+
+/** The functions' config and clients, made once per cold start from the file EES_CONFIG names. */
+export function functionRuntime(): Promise<Runtime> {
+  ready ??= loadConfig(requireEnv("EES_CONFIG")).then((config) => ({ config, connections: new ClusterConnections(config.clusters) }));
+  // A config that failed to load is read again next time, not cached as broken.
+  ready.catch(() => (ready = undefined));
+  return ready;
+}
+
+/** One line per target: what the functions return and log. */
+export function summarize(report: RunReport) {
+  return {
+    ok: report.ok,
+    dryRun: report.dryRun,
+    durationMs: report.durationMs,
+    targets: report.targets.map((target) => ({
+      target: target.target,
+      cluster: target.cluster,
+      service: `${target.namespace}/${target.service}`,
+      status: target.status,
+      ready: target.endpoints.ready,
+      notReady: target.endpoints.notReady,
+      changes: target.changes.length,
+      writes: target.writes,
+      ...(target.error ? { error: target.error } : {}),
+    })),
+    pruned: report.pruned.flatMap((prune) => [
+      ...prune.changes.map((change) => ({ cluster: prune.cluster, deleted: `${change.kind} ${change.namespace}/${change.name}` })),
+      ...(prune.error ? [{ cluster: prune.cluster, error: prune.error }] : []),
+    ]),
+  };
+}

@@ -1,0 +1,43 @@
+import { lookup } from "node:dns/promises";
+import { isIP } from "node:net";
+import type { StaticEntry } from "../config/schema.ts";
+import type { Backend, SourceResult } from "../model.ts";
+import type { Source } from "./source.ts";
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Addresses listed in the config; hostnames are resolved through the system resolver at every run. */
+export class StaticSource implements Source {
+  readonly name: string;
+  readonly #entries: StaticEntry[];
+
+  constructor(name: string, entries: StaticEntry[]) {
+    this.name = name;
+    this.#entries = entries;
+  }
+
+  async discover(): Promise<SourceResult> {
+    try {
+      const found = await Promise.all(this.#entries.map((entry) => this.#resolve(entry)));
+      return { source: this.name, status: "ok", backends: found.flat() };
+    } catch (error) {
+      // One unresolvable name fails the source: publishing the rest would drop that host's endpoints.
+      return { source: this.name, status: "failed", error: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
+  async #resolve(entry: StaticEntry): Promise<Backend[]> {
+    const common = { nodeName: entry.nodeName, zone: entry.zone, sources: [this.name] };
+    if (entry.address !== undefined) {
+      return [{ ...common, address: entry.address, family: isIP(entry.address) === 6 ? "IPv6" : "IPv4", hostname: entry.hostname }];
+    }
+    const name = entry.hostname!;
+    const addresses = await lookup(name, { all: true, order: "verbatim" }).catch((error: NodeJS.ErrnoException) => {
+      throw new Error(`cannot resolve ${name}: ${error.code ?? error.message}`);
+    });
+    // The endpoint's hostname must be a DNS label: take the name's first label when it is one.
+    const firstLabel = name.split(".")[0]!;
+    const hostname = DNS_LABEL.test(firstLabel) ? firstLabel : undefined;
+    return addresses.map(({ address, family }) => ({ ...common, address, family: family === 6 ? "IPv6" : "IPv4", hostname }));
+  }
+}

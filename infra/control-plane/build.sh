@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Builds the local control plane (etcd, kube-apiserver, kube-controller-manager) from the
+# Go module proxy into a cache outside git. Idempotent: a warm cache returns at once.
+set -euo pipefail
+
+KUBE_VERSION="${KUBE_VERSION:-v1.37.2}"
+ETCD_VERSION="${ETCD_VERSION:-v3.5.21}"
+CACHE="${EES_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/external-endpoint-syncer}"
+BIN="$CACHE/bin/kube-$KUBE_VERSION-etcd-$ETCD_VERSION"
+mkdir -p "$BIN"
+export CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=local
+
+log() { printf '[control-plane] %s\n' "$*" >&2; }
+
+build_etcd() {
+  [ -x "$BIN/etcd" ] && return
+  local work="$CACHE/src/etcd-$ETCD_VERSION"
+  mkdir -p "$work" && cd "$work"
+  [ -f go.mod ] || go mod init ees/etcd-build >/dev/null 2>&1
+  go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
+  go build -o "$BIN/etcd.tmp" go.etcd.io/etcd/server/v3
+  mv "$BIN/etcd.tmp" "$BIN/etcd"
+}
+
+build_kube() {
+  [ -x "$BIN/kube-apiserver" ] && [ -x "$BIN/kube-controller-manager" ] && return
+  local work="$CACHE/src/kubernetes-$KUBE_VERSION"
+  mkdir -p "$work" && cd "$work"
+  if [ ! -f go.mod ]; then
+    go mod init ees/kube-build >/dev/null 2>&1
+    go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" >/dev/null
+    local kmod; kmod="$(go env GOMODCACHE)/k8s.io/kubernetes@$KUBE_VERSION/go.mod"
+    # k8s.io/kubernetes maps its staging modules to ./staging; point each at its published tag.
+    local staged; staged=$(grep -E '^\s*k8s.io/[^ ]+ => ./staging/' "$kmod" | awk '{print $1}')
+    local minor="v0.${KUBE_VERSION#v1.}"
+    go mod edit -require="k8s.io/kubernetes@$KUBE_VERSION"
+    for m in $staged; do go mod edit -replace="$m=$m@$minor"; done
+    cat > tools.go <<'GO'
+package tools
+
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver/app"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager/app"
+)
+GO
+    go mod tidy
+  fi
+  [ -x "$BIN/kube-apiserver" ] || { go build -o "$BIN/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver && mv "$BIN/kube-apiserver.tmp" "$BIN/kube-apiserver"; }
+  [ -x "$BIN/kube-controller-manager" ] || { go build -o "$BIN/kube-controller-manager.tmp" k8s.io/kubernetes/cmd/kube-controller-manager && mv "$BIN/kube-controller-manager.tmp" "$BIN/kube-controller-manager"; }
+}
+
+start=$(date +%s)
+( build_etcd )
+( build_kube )
+log "binaries ready in $BIN ($(( $(date +%s) - start )) s)"
+echo "$BIN"
