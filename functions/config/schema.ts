@@ -99,9 +99,19 @@ const tcpCheckSchema = z.strictObject({
 });
 
 const STATUS_RANGE = /^([1-5]\d\d)-([1-5]\d\d)$/;
-const statusMatcher = z.union([z.int().min(100).max(599), z.string().regex(STATUS_RANGE)], {
-  error: "expected a status code (200) or a range (\"200-399\")",
-});
+const STATUS_ERROR = "expected a status code (200) or a range (\"200-399\")";
+// Each branch carries the message too: zod reports the branch whose type matched, not the union's.
+const statusMatcher = z.union(
+  [
+    z.int().min(100, { error: STATUS_ERROR }).max(599, { error: STATUS_ERROR }),
+    z
+      .string()
+      .regex(STATUS_RANGE, { error: STATUS_ERROR, abort: true })
+      // A range written high to low matches nothing, and every check would fail.
+      .refine((range) => { const [low, high] = range.split("-").map(Number); return low! <= high!; }, { error: "expected a range from low to high" }),
+  ],
+  { error: STATUS_ERROR },
+);
 
 const httpCheckSchema = tcpCheckSchema.extend({
   path: z.string().startsWith("/", { error: "expected a path starting with /" }).default("/"),
@@ -153,7 +163,10 @@ export const configSchema = z
     targets: z.array(targetSchema),
   })
   // Runs even when other parts are invalid, so one report lists every problem.
-  .superRefine((config, ctx) => checkReferences(config, ctx), { when: () => true });
+  // Not for input that is no object at all (an empty file parses to null): that has its one problem already.
+  .superRefine((config, ctx) => checkReferences(config, ctx), {
+    when: (payload) => typeof payload.value === "object" && payload.value !== null && !Array.isArray(payload.value),
+  });
 
 type Loose = Record<string, unknown>;
 const records = (value: unknown): Loose[] =>

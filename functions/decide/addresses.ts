@@ -25,6 +25,8 @@ export function checkAddress(raw: string): AddressCheck {
   if (isIPv4(raw)) {
     [address, family] = [raw, "IPv4"];
   } else if (isIPv6(raw)) {
+    // node:net takes a zone index (`fe80::1%eth0`); the URL parser below throws on it, and the API server refuses it.
+    if (raw.includes("%")) return { ok: false, reason: "IPv6 address with a zone index, refused by the API server" };
     [address, family] = [new URL(`http://[${raw}]/`).hostname.slice(1, -1), "IPv6"];
     if (address.startsWith("::ffff:")) return { ok: false, reason: "IPv4-mapped IPv6 address: list the IPv4 address instead" };
   } else {

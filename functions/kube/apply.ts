@@ -95,16 +95,31 @@ async function applyOne(clients: KubeClients, change: Change, ownerId: string, r
     if (!current) {
       if (action === "delete") return;
       action = "create";
-      body = { ...body, metadata: { ...body.metadata, resourceVersion: undefined, uid: undefined } } as KubeObject;
+      body = { ...change.object, metadata: { ...change.object.metadata, resourceVersion: undefined, uid: undefined } } as KubeObject;
       continue;
     }
-    if (!isOurs(current.metadata, ownerId) && !(change.action === "update" && current.metadata?.uid === change.object.metadata?.uid)) {
-      throw new NotOursError(what);
-    }
+    // A Service someone else just created is theirs: the next run checks whether we may use it.
+    if (change.object.kind === "Service") return;
+    if (!isOurs(current.metadata, ownerId) && current.metadata?.uid !== change.object.metadata?.uid) throw new NotOursError(what);
     metadata = current.metadata;
     if (action !== "delete") {
       action = "update";
-      body = { ...body, metadata: { ...body.metadata, resourceVersion: current.metadata?.resourceVersion, uid: current.metadata?.uid } } as KubeObject;
+      body = rebase(change.object, current);
     }
   }
+}
+
+/** Our planned content on top of the object as it is now, so the other writer's fields survive. */
+function rebase(planned: KubeObject, current: KubeObject): KubeObject {
+  const { metadata, apiVersion: _apiVersion, kind: _kind, ...content } = planned;
+  return {
+    ...current,
+    ...content,
+    metadata: {
+      ...current.metadata,
+      managedFields: undefined,
+      labels: { ...current.metadata?.labels, ...metadata?.labels },
+      ownerReferences: metadata?.ownerReferences,
+    },
+  } as KubeObject;
 }

@@ -1,0 +1,296 @@
+// Real test hosts: a network namespace joined to the host by a veth pair. Addresses added to the
+// namespace are reachable from the host, backends listen on them, and iptables can black-hole them.
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { access, constants } from "node:fs/promises";
+import { BlockList, isIPv4, isIPv6, type Socket } from "node:net";
+import path from "node:path";
+import readline from "node:readline";
+import { fileURLToPath } from "node:url";
+import type { BackendReply, BackendRequest } from "./backend-server.ts";
+
+export interface TestNetwork {
+  name: string;
+  hostAddress: string;
+  hostAddress6: string;
+  addAddresses(addresses: string[]): Promise<void>;
+  blackhole(addresses: string[]): Promise<void>;
+  unblackhole(addresses: string[]): Promise<void>;
+  startBackends(): Promise<BackendFleet>;
+  destroy(): Promise<void>;
+}
+
+export interface BackendFleet {
+  listen(address: string, port: number, options?: { kind?: "http" | "tcp"; status?: number; body?: string }): Promise<void>;
+  close(address: string, port: number): Promise<void>;
+  setStatus(address: string, port: number, status: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const BACKEND_SERVER = fileURLToPath(new URL("./backend-server.ts", import.meta.url));
+const LINUX_INTERFACE_NAME_MAX = 15;
+const BACKEND_STOP_GRACE_MS = 5_000;
+
+// Backends must not outlive the test process, even when it forgets to stop them.
+const liveBackendProcesses = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const child of liveBackendProcesses) child.kill("SIGKILL");
+});
+
+export async function createTestNetwork(options: { name: string; subnetIndex: number }): Promise<TestNetwork> {
+  const { name, subnetIndex } = options;
+  if (!Number.isInteger(subnetIndex) || subnetIndex < 0 || subnetIndex > 255) {
+    throw new Error(`subnetIndex must be an integer in 0..255, got ${subnetIndex}`);
+  }
+  const hostVeth = `${name}-h`;
+  const namespaceVeth = `${name}-n`;
+  if (hostVeth.length > LINUX_INTERFACE_NAME_MAX) {
+    throw new Error(`network name "${name}" is too long: at most ${LINUX_INTERFACE_NAME_MAX - 2} characters, so its veth names fit`);
+  }
+  const subnet4 = `198.18.${subnetIndex}.0`;
+  const subnet6 = `fd00:198:18:${subnetIndex}::`;
+  const hostAddress = `198.18.${subnetIndex}.1`;
+  const hostAddress6 = `${subnet6}1`;
+  const subnets = new BlockList();
+  subnets.addSubnet(subnet4, 24, "ipv4");
+  subnets.addSubnet(subnet6, 64, "ipv6");
+
+  await removeNetwork(name, hostVeth);
+  try {
+    await ip(["netns", "add", name]);
+    await ip(["link", "add", hostVeth, "type", "veth", "peer", "name", namespaceVeth, "netns", name]);
+    await run("ip", ["netns", "exec", name, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=0", `net.ipv6.conf.${namespaceVeth}.disable_ipv6=0`]);
+    const hostMac = await macAddress(hostVeth);
+    const namespaceMac = await macAddress(namespaceVeth, name);
+    // The connected /24 and /64 on the host veth are the host's routes into the namespace.
+    await ipBatch(null, [
+      `addr add ${hostAddress}/24 dev ${hostVeth}`,
+      `addr add ${hostAddress6}/64 dev ${hostVeth} nodad`,
+      `link set ${hostVeth} up`,
+    ]);
+    // Namespace addresses are host routes (/32, /128) with one default route back over the veth;
+    // permanent neighbours mean no ARP or neighbour discovery is ever waited for.
+    await ipBatch(name, [
+      `link set lo up`,
+      `link set ${namespaceVeth} up`,
+      `route add default dev ${namespaceVeth}`,
+      `route add ::/0 dev ${namespaceVeth}`,
+      `neigh replace ${hostAddress} lladdr ${hostMac} dev ${namespaceVeth} nud permanent`,
+      `neigh replace ${hostAddress6} lladdr ${hostMac} dev ${namespaceVeth} nud permanent`,
+    ]);
+
+    const blackholed = new Set<string>();
+    const fleets = new Set<BackendFleet>();
+    let destroyed: Promise<void> | undefined;
+
+    const checkInSubnet = (addresses: string[]): void => {
+      for (const address of addresses) {
+        const family = isIPv4(address) ? "ipv4" : isIPv6(address) ? "ipv6" : undefined;
+        if (!family || !subnets.check(address, family)) {
+          throw new Error(`${address} is not in ${subnet4}/24 or ${subnet6}/64 of test network ${name}`);
+        }
+        if (address === hostAddress || address === hostAddress6 || address === `198.18.${subnetIndex}.255`) {
+          throw new Error(`${address} is reserved in test network ${name} (host side or broadcast)`);
+        }
+      }
+    };
+
+    return {
+      name,
+      hostAddress,
+      hostAddress6,
+      async addAddresses(addresses) {
+        checkInSubnet(addresses);
+        if (addresses.length === 0) return;
+        await Promise.all([
+          ipBatch(
+            name,
+            addresses.map((address) =>
+              isIPv4(address) ? `addr replace ${address}/32 dev ${namespaceVeth}` : `addr replace ${address}/128 dev ${namespaceVeth} nodad`,
+            ),
+          ),
+          // The kernel's neighbour table overflows past about 1,024 dynamic entries; permanent ones are kept.
+          ipBatch(
+            null,
+            addresses.map((address) => `neigh replace ${address} lladdr ${namespaceMac} dev ${hostVeth} nud permanent`),
+          ),
+        ]);
+      },
+      async blackhole(addresses) {
+        checkInSubnet(addresses);
+        const added = [...new Set(addresses)].filter((address) => !blackholed.has(address));
+        await changeDropRules(name, "-A", added);
+        for (const address of added) blackholed.add(address);
+      },
+      async unblackhole(addresses) {
+        const removed = [...new Set(addresses)].filter((address) => blackholed.has(address));
+        await changeDropRules(name, "-D", removed);
+        for (const address of removed) blackholed.delete(address);
+      },
+      async startBackends() {
+        const fleet = await startBackendFleet(name);
+        fleets.add(fleet);
+        return fleet;
+      },
+      destroy() {
+        destroyed ??= (async () => {
+          await Promise.all([...fleets].map((fleet) => fleet.stop()));
+          await removeNetwork(name, hostVeth);
+        })();
+        return destroyed;
+      },
+    };
+  } catch (error) {
+    await removeNetwork(name, hostVeth);
+    throw error;
+  }
+}
+
+// Also clears what a crashed run left behind: processes still in the namespace keep it alive.
+async function removeNetwork(name: string, hostVeth: string): Promise<void> {
+  const pids = await run("ip", ["netns", "pids", name]).then(
+    (output) => output.split(/\s+/).filter(Boolean).map(Number),
+    () => [],
+  );
+  for (const pid of pids) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+  // Deleting one end of a veth pair deletes both ends and the routes through them.
+  await ip(["link", "del", hostVeth]).catch(ignoreIf(/Cannot find device/));
+  await ip(["netns", "del", name]).catch(ignoreIf(/No such file or directory/));
+}
+
+function ignoreIf(absentPattern: RegExp): (error: Error) => void {
+  return (error) => {
+    if (!absentPattern.test(error.message)) throw error;
+  };
+}
+
+async function macAddress(device: string, namespace?: string): Promise<string> {
+  const args = namespace ? ["-n", namespace] : [];
+  const [link] = JSON.parse(await run("ip", [...args, "-j", "link", "show", "dev", device])) as { address: string }[];
+  if (!link) throw new Error(`no link ${device}`);
+  return link.address;
+}
+
+function ip(args: string[]): Promise<string> {
+  return run("ip", args);
+}
+
+function ipBatch(namespace: string | null, commands: string[]): Promise<string> {
+  const args = namespace ? ["-n", namespace, "-batch", "-"] : ["-batch", "-"];
+  return run("ip", args, `${commands.join("\n")}\n`);
+}
+
+async function changeDropRules(namespace: string, action: "-A" | "-D", addresses: string[]): Promise<void> {
+  const ipv4 = addresses.filter((address) => isIPv4(address));
+  const ipv6 = addresses.filter((address) => isIPv6(address));
+  const restore = async (binary: string, prefixLength: number, targets: string[]) => {
+    if (targets.length === 0) return;
+    await requireExecutable(binary, "iptables");
+    const rules = targets.map((address) => `${action} INPUT -d ${address}/${prefixLength} -j DROP`);
+    await run("ip", ["netns", "exec", namespace, binary, "--noflush"], `*filter\n${rules.join("\n")}\nCOMMIT\n`);
+  };
+  await restore("iptables-restore", 32, ipv4);
+  await restore("ip6tables-restore", 128, ipv6);
+}
+
+async function requireExecutable(binary: string, debianPackage: string): Promise<void> {
+  const directories = (process.env.PATH ?? "").split(path.delimiter).concat("/usr/sbin", "/sbin");
+  for (const directory of directories) {
+    try {
+      await access(path.join(directory, binary), constants.X_OK);
+      return;
+    } catch {
+      // Try the next directory.
+    }
+  }
+  throw new Error(`${binary} not found: install it with "apt-get install -y ${debianPackage}"`);
+}
+
+function run(command: string, args: string[], input?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(command, args, { maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`${command} ${args.join(" ")} failed: ${stderr.trim() || error.message}`));
+      else resolve(stdout);
+    });
+    child.stdin?.end(input);
+  });
+}
+
+async function startBackendFleet(namespace: string): Promise<BackendFleet> {
+  // setpriv's parent-death signal kills the backends even if this process is SIGKILLed.
+  const child = spawn(
+    "setpriv",
+    ["--pdeathsig", "KILL", "ip", "netns", "exec", namespace, process.execPath, BACKEND_SERVER],
+    { stdio: ["pipe", "pipe", "pipe"] },
+  );
+  liveBackendProcesses.add(child);
+  const exited = once(child, "exit").then(() => {
+    liveBackendProcesses.delete(child);
+  });
+
+  let stderrTail = "";
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (chunk: string) => {
+    stderrTail = (stderrTail + chunk).slice(-4_000);
+  });
+
+  // Only a command awaiting its reply keeps the event loop alive, so a test that forgets stop() still ends.
+  const replies = child.stdout as unknown as Socket;
+  const pending = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
+  child.unref();
+  for (const pipe of [child.stdin, child.stdout, child.stderr]) (pipe as unknown as Socket).unref();
+
+  readline.createInterface({ input: child.stdout }).on("line", (line) => {
+    const reply = JSON.parse(line) as BackendReply;
+    const waiter = pending.get(reply.id);
+    if (!waiter) return;
+    pending.delete(reply.id);
+    if (pending.size === 0) replies.unref();
+    if (reply.ok) waiter.resolve();
+    else waiter.reject(new Error(`backend server: ${reply.error}`));
+  });
+  void exited.then(() => {
+    const error = new Error(`backend server in ${namespace} exited (code ${child.exitCode}, signal ${child.signalCode}): ${stderrTail.trim()}`);
+    for (const waiter of pending.values()) waiter.reject(error);
+    pending.clear();
+  });
+
+  let nextId = 1;
+  const send = (command: BackendRequest): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      return Promise.reject(new Error(`backend server in ${namespace} is not running: ${stderrTail.trim()}`));
+    }
+    const id = nextId++;
+    return new Promise((resolve, reject) => {
+      if (pending.size === 0) replies.ref();
+      pending.set(id, { resolve, reject });
+      child.stdin.write(`${JSON.stringify({ ...command, id })}\n`);
+    });
+  };
+
+  let stopped: Promise<void> | undefined;
+  const fleet: BackendFleet = {
+    listen: (address, port, options = {}) => send({ op: "listen", address, port, ...options }),
+    close: (address, port) => send({ op: "close", address, port }),
+    setStatus: (address, port, status) => send({ op: "setStatus", address, port, status }),
+    stop() {
+      stopped ??= (async () => {
+        child.ref();
+        child.stdin.end();
+        const killTimer = setTimeout(() => child.kill("SIGKILL"), BACKEND_STOP_GRACE_MS);
+        await exited;
+        clearTimeout(killTimer);
+      })();
+      return stopped;
+    },
+  };
+  // A round trip proves the server runs inside the namespace before anyone relies on it.
+  await send({ op: "ping" });
+  return fleet;
+}
