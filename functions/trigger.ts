@@ -8,8 +8,8 @@ import { logJson } from "./log.ts";
 import { functionRuntime, summarize } from "./runtime.ts";
 
 const requestSchema = z.strictObject({
-  targets: z.array(z.string().min(1)).min(1).optional(),
-  dryRun: z.boolean().optional(),
+  targets: z.array(z.string().min(1), { error: "expected a list of target names" }).min(1, { error: "expected at least one target name" }).optional(),
+  dryRun: z.boolean({ error: "expected true or false" }).optional(),
 });
 
 /** POST /sync: `{targets?, dryRun?}`. Only names come from the request: hosts and addresses never do. */

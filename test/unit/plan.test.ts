@@ -1,0 +1,772 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import type { V1EndpointSlice, V1Endpoints, V1ObjectMeta, V1Service } from "@kubernetes/client-node";
+import type { PortConfig } from "../../functions/config/schema.ts";
+import type { DesiredEndpoint } from "../../functions/model.ts";
+import type { Change, KubeObject } from "../../functions/plan/changes.ts";
+import { planEndpointSlices } from "../../functions/plan/endpoint-slices.ts";
+import { planEndpoints } from "../../functions/plan/endpoints.ts";
+import { claimObjects } from "../../functions/plan/ownership.ts";
+import type { ServiceRef } from "../../functions/plan/owner.ts";
+import { planTarget, type PlanInput } from "../../functions/plan/plan.ts";
+import { serviceProblem } from "../../functions/plan/service.ts";
+
+const OWNER_ID = "team-a";
+const PORTS: PortConfig[] = [{ name: "pg", port: 5432, protocol: "TCP" }];
+
+const service = (overrides: Partial<ServiceRef> = {}): ServiceRef => ({
+  namespace: "shop",
+  name: "db",
+  uid: "svc-uid-1",
+  ownerId: OWNER_ID,
+  ports: PORTS,
+  ...overrides,
+});
+
+const endpoint = (address: string, ready = true, extra: Partial<DesiredEndpoint> = {}): DesiredEndpoint => ({
+  address,
+  family: address.includes(":") ? "IPv6" : "IPv4",
+  ready,
+  ...extra,
+});
+
+/** `count` distinct IPv4 endpoints from 10.<a>.<b>.<c>, all ready. */
+function manyEndpoints(count: number, start = 0): DesiredEndpoint[] {
+  return Array.from({ length: count }, (_, index) => {
+    const n = start + index + 1;
+    return endpoint(`10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`);
+  });
+}
+
+/**
+ * An in-memory stand-in for the API server, only for the planner's idempotency tests:
+ * it keeps objects by kind/namespace/name, gives created objects a uid and a resourceVersion,
+ * refuses updates and deletes planned against a stale resourceVersion, and bumps it on every update.
+ * Like the real one it stores JSON (fields set to undefined vanish) and omits what core/v1 marks omitempty
+ * on Endpoints (an empty port name, an empty subsets list). It knows nothing else of Kubernetes
+ * (no validation, no defaulting, no garbage collection).
+ */
+class InMemoryApiServer {
+  readonly #objects = new Map<string, KubeObject>();
+  #version = 100;
+  #uids = 0;
+  writes = 0;
+
+  /** What the API server would store and return for `object`. */
+  static stored(object: KubeObject): KubeObject {
+    const stored = JSON.parse(JSON.stringify(object)) as KubeObject;
+    if (stored.kind === "Endpoints") {
+      for (const subset of stored.subsets ?? []) for (const port of subset.ports ?? []) if (port.name === "") delete port.name;
+      if (stored.subsets?.length === 0) delete stored.subsets;
+    }
+    return stored;
+  }
+
+  static key(object: KubeObject): string {
+    return `${object.kind}/${object.metadata?.namespace ?? ""}/${object.metadata?.name ?? ""}`;
+  }
+
+  create(object: KubeObject): void {
+    const key = InMemoryApiServer.key(object);
+    assert.ok(object.metadata?.name, `create ${key}: the object has no name`);
+    assert.equal(this.#objects.has(key), false, `create ${key}: already exists`);
+    assert.equal(object.metadata?.resourceVersion, undefined, `create ${key}: resourceVersion must not be set on create`);
+    const stored = InMemoryApiServer.stored(object);
+    stored.metadata = { ...stored.metadata, uid: `uid-${++this.#uids}`, resourceVersion: String(++this.#version) };
+    this.#objects.set(key, stored);
+    this.writes++;
+  }
+
+  update(object: KubeObject): void {
+    const key = InMemoryApiServer.key(object);
+    const current = this.#objects.get(key);
+    assert.ok(current, `update ${key}: not found`);
+    assert.equal(object.metadata?.resourceVersion, current.metadata?.resourceVersion, `update ${key}: conflict, planned against a stale resourceVersion`);
+    assert.equal(object.metadata?.uid, current.metadata?.uid, `update ${key}: uid changed`);
+    const stored = InMemoryApiServer.stored(object);
+    stored.metadata = { ...stored.metadata, resourceVersion: String(++this.#version) };
+    this.#objects.set(key, stored);
+    this.writes++;
+  }
+
+  delete(object: KubeObject): void {
+    const key = InMemoryApiServer.key(object);
+    const current = this.#objects.get(key);
+    assert.ok(current, `delete ${key}: not found`);
+    assert.equal(object.metadata?.resourceVersion, current.metadata?.resourceVersion, `delete ${key}: precondition failed`);
+    this.#objects.delete(key);
+    this.writes++;
+  }
+
+  /** Puts an object in place as someone else would have (not counted as our write). */
+  seed(object: KubeObject): void {
+    const stored = InMemoryApiServer.stored(object);
+    stored.metadata = { ...stored.metadata, uid: `uid-${++this.#uids}`, resourceVersion: String(++this.#version) };
+    this.#objects.set(InMemoryApiServer.key(stored), stored);
+  }
+
+  slices(): V1EndpointSlice[] {
+    return [...this.#objects.values()].filter((object) => object.kind === "EndpointSlice").map((object) => structuredClone(object));
+  }
+
+  endpoints(name: string): V1Endpoints | undefined {
+    const found = [...this.#objects.values()].find((object) => object.kind === "Endpoints" && object.metadata?.name === name);
+    return found && structuredClone(found);
+  }
+}
+
+function applyToFake(fake: InMemoryApiServer, changes: Change[]): void {
+  for (const change of changes) fake[change.action](change.object);
+}
+
+type Scenario = Omit<PlanInput, "existingSlices" | "existingEndpoints" | "endpointsTaken" | "takenSliceNames">;
+
+/** Plans against what the fake holds, read back the way a run does: only what claimObjects says is ours. */
+function planOverFake(fake: InMemoryApiServer, scenario: Scenario): Change[] {
+  const claimed = claimObjects(fake.slices(), fake.endpoints(scenario.service.name), scenario.service.ownerId, false);
+  return planTarget({
+    ...scenario,
+    existingSlices: claimed.slices,
+    existingEndpoints: claimed.endpoints,
+    endpointsTaken: claimed.foreign.some((object) => object.kind === "Endpoints"),
+    takenSliceNames: claimed.foreign.filter((object) => object.kind === "EndpointSlice").map((object) => object.name),
+  });
+}
+
+/** Plans, applies, and plans again: returns the first plan and asserts the second one is empty. */
+function convergeAndAssertIdempotent(fake: InMemoryApiServer, scenario: Scenario): Change[] {
+  const first = planOverFake(fake, scenario);
+  applyToFake(fake, first);
+  const second = planOverFake(fake, scenario);
+  assert.deepEqual(summarize(second), [], "planning again over what was just written must change nothing");
+  return first;
+}
+
+const summarize = (changes: Change[]) => changes.map((change) => `${change.action} ${change.object.kind} ${change.object.metadata?.name}`);
+
+const sliceEndpoints = (slice: V1EndpointSlice) => (slice.endpoints ?? []).map((entry) => entry.addresses[0]);
+
+/** What the fake publishes, slice by slice and in the Endpoints, checked against `desired`. */
+function assertPublishes(fake: InMemoryApiServer, desired: DesiredEndpoint[], { endpoints = true, slices = true, maxPerSlice = 1000 } = {}) {
+  const published = fake.slices().flatMap((slice) =>
+    (slice.endpoints ?? []).map((entry) => {
+      assert.equal(entry.addresses[0]!.includes(":") ? "IPv6" : "IPv4", slice.addressType, "one family per slice");
+      return `${entry.addresses[0]} ${entry.conditions?.ready}`;
+    }),
+  );
+  for (const slice of fake.slices()) {
+    assert.ok((slice.endpoints ?? []).length <= maxPerSlice, `${slice.metadata?.name} holds at most ${maxPerSlice}`);
+    assert.ok((slice.endpoints ?? []).length > 0, `${slice.metadata?.name} is not left empty`);
+  }
+  const wanted = desired.map((entry) => `${entry.address} ${entry.ready}`).sort();
+  assert.deepEqual(published.sort(), slices ? wanted : []);
+  const object = fake.endpoints("db");
+  if (!endpoints) {
+    assert.equal(object, undefined);
+    return;
+  }
+  const listed = (object?.subsets ?? []).flatMap((subset) => [
+    ...(subset.addresses ?? []).map((address) => `${address.ip} true`),
+    ...(subset.notReadyAddresses ?? []).map((address) => `${address.ip} false`),
+  ]);
+  assert.deepEqual(listed.sort(), wanted);
+}
+
+const scenario = (desired: DesiredEndpoint[], overrides: Partial<Scenario> = {}): Scenario => ({
+  service: service(),
+  publish: { endpointSlices: true, endpoints: true },
+  desired,
+  ...overrides,
+});
+
+describe("planTarget: idempotency against an in-memory API server", () => {
+  it("creates from nothing, then has nothing to do", () => {
+    const fake = new InMemoryApiServer();
+    const desired = [endpoint("10.0.0.1"), endpoint("10.0.0.2", false), endpoint("10.0.0.3")];
+
+    const first = convergeAndAssertIdempotent(fake, scenario(desired));
+
+    assert.deepEqual(summarize(first), ["create EndpointSlice db-ipv4-0", "create Endpoints db"]);
+    assertPublishes(fake, desired);
+  });
+
+  it("a health change updates in place, then has nothing to do", () => {
+    const fake = new InMemoryApiServer();
+    convergeAndAssertIdempotent(fake, scenario([endpoint("10.0.0.1"), endpoint("10.0.0.2")]));
+    const desired = [endpoint("10.0.0.1"), endpoint("10.0.0.2", false)];
+
+    const changes = convergeAndAssertIdempotent(fake, scenario(desired));
+
+    assert.deepEqual(summarize(changes), ["update EndpointSlice db-ipv4-0", "update Endpoints db"]);
+    assert.deepEqual(changes.map((change) => change.endpoints), [[{ address: "10.0.0.2", change: "notReady" }], [{ address: "10.0.0.2", change: "notReady" }]]);
+    assertPublishes(fake, desired);
+  });
+
+  it("a removal updates in place, then has nothing to do", () => {
+    const fake = new InMemoryApiServer();
+    convergeAndAssertIdempotent(fake, scenario([endpoint("10.0.0.1"), endpoint("10.0.0.2")]));
+    const desired = [endpoint("10.0.0.2")];
+
+    const changes = convergeAndAssertIdempotent(fake, scenario(desired));
+
+    assert.deepEqual(changes.map((change) => [change.action, change.endpoints]), [
+      ["update", [{ address: "10.0.0.1", change: "removed" }]],
+      ["update", [{ address: "10.0.0.1", change: "removed" }]],
+    ]);
+    assertPublishes(fake, desired);
+  });
+
+  it("splits 2,500 endpoints into 3 slices of at most 1000, then has nothing to do", () => {
+    const fake = new InMemoryApiServer();
+    const desired = manyEndpoints(2500);
+
+    const first = convergeAndAssertIdempotent(fake, scenario(desired));
+
+    assert.deepEqual(summarize(first), ["create EndpointSlice db-ipv4-0", "create EndpointSlice db-ipv4-1", "create EndpointSlice db-ipv4-2", "create Endpoints db"]);
+    assert.deepEqual(fake.slices().map((slice) => slice.endpoints?.length).sort(), [1000, 1000, 500]);
+    assertPublishes(fake, desired);
+  });
+
+  it("after 2,500 endpoints, a health change of one touches only its slice, then nothing", () => {
+    const fake = new InMemoryApiServer();
+    const desired = manyEndpoints(2500);
+    convergeAndAssertIdempotent(fake, scenario(desired));
+    const target = desired[1500]!;
+    const changed = desired.map((entry) => (entry === target ? { ...entry, ready: false } : entry));
+
+    const changes = convergeAndAssertIdempotent(fake, scenario(changed));
+
+    const holder = fake.slices().find((slice) => sliceEndpoints(slice).includes(target.address))!;
+    assert.deepEqual(summarize(changes), [`update EndpointSlice ${holder.metadata?.name}`, "update Endpoints db"]);
+    assertPublishes(fake, changed);
+  });
+
+  it("mixed IPv4 and IPv6 gives one slice set per family, then nothing", () => {
+    const fake = new InMemoryApiServer();
+    const desired = [endpoint("10.0.0.1"), endpoint("2001:db8::1"), endpoint("2001:db8::2", false), endpoint("10.0.0.2")];
+
+    const first = convergeAndAssertIdempotent(fake, scenario(desired));
+
+    assert.deepEqual(summarize(first), ["create EndpointSlice db-ipv4-0", "create EndpointSlice db-ipv6-0", "create Endpoints db"]);
+    const byType = Object.fromEntries(fake.slices().map((slice) => [slice.addressType, sliceEndpoints(slice)]));
+    assert.deepEqual(byType, { IPv4: ["10.0.0.1", "10.0.0.2"], IPv6: ["2001:db8::1", "2001:db8::2"] });
+    assertPublishes(fake, desired);
+  });
+
+  it("removing a whole family deletes its slices, then nothing", () => {
+    const fake = new InMemoryApiServer();
+    convergeAndAssertIdempotent(fake, scenario([endpoint("10.0.0.1"), endpoint("2001:db8::1")]));
+    const desired = [endpoint("10.0.0.1")];
+
+    const changes = convergeAndAssertIdempotent(fake, scenario(desired));
+
+    assert.deepEqual(summarize(changes), ["delete EndpointSlice db-ipv6-0", "update Endpoints db"]);
+    assertPublishes(fake, desired);
+  });
+
+  it("a ports change rewrites every slice and the Endpoints, then nothing", () => {
+    const fake = new InMemoryApiServer();
+    const desired = [endpoint("10.0.0.1"), endpoint("2001:db8::1")];
+    convergeAndAssertIdempotent(fake, scenario(desired));
+    const ports: PortConfig[] = [
+      { name: "pg", port: 6432, protocol: "TCP" },
+      { name: "metrics", port: 9187, protocol: "TCP", appProtocol: "http" },
+    ];
+
+    const changes = convergeAndAssertIdempotent(fake, scenario(desired, { service: service({ ports }) }));
+
+    assert.deepEqual(summarize(changes), ["update EndpointSlice db-ipv4-0", "update EndpointSlice db-ipv6-0", "update Endpoints db"]);
+    assert.ok(changes.every((change) => change.endpoints.length === 0), "no endpoint changed, only ports");
+    const expectedPorts = [
+      { name: "pg", port: 6432, protocol: "TCP" },
+      { name: "metrics", port: 9187, protocol: "TCP", appProtocol: "http" },
+    ];
+    for (const slice of fake.slices()) assert.deepEqual(slice.ports, expectedPorts);
+    assert.deepEqual(fake.endpoints("db")?.subsets?.[0]?.ports, expectedPorts);
+  });
+
+  it("a single unnamed port converges, though the API server omits the Endpoints port's empty name", () => {
+    const fake = new InMemoryApiServer();
+    const desired = [endpoint("10.0.0.1"), endpoint("2001:db8::1")];
+
+    convergeAndAssertIdempotent(fake, scenario(desired, { service: service({ ports: [{ port: 5432, protocol: "TCP" }] }) }));
+
+    assert.deepEqual(fake.endpoints("db")?.subsets?.[0]?.ports, [{ port: 5432, protocol: "TCP" }]);
+    assert.deepEqual(fake.slices()[0]?.ports, [{ name: "", port: 5432, protocol: "TCP" }]);
+  });
+
+  it("converges around someone else's slice and Endpoints, never touching them", () => {
+    const fake = new InMemoryApiServer();
+    const foreignSlice: KubeObject = {
+      kind: "EndpointSlice",
+      addressType: "IPv4",
+      metadata: { name: "db-ipv4-0", namespace: "shop", labels: { "endpointslice.kubernetes.io/managed-by": "endpointslicemirroring-controller.k8s.io" } },
+      endpoints: [{ addresses: ["192.0.2.1"] }],
+    };
+    const foreignEndpoints: KubeObject = { kind: "Endpoints", metadata: { name: "db", namespace: "shop" }, subsets: [{ addresses: [{ ip: "192.0.2.1" }] }] };
+    fake.seed(foreignSlice);
+    fake.seed(foreignEndpoints);
+    const desired = manyEndpoints(3);
+
+    const first = convergeAndAssertIdempotent(fake, scenario(desired, { maxEndpointsPerSlice: 2 }));
+
+    assert.deepEqual(summarize(first), ["create EndpointSlice db-ipv4-1", "create EndpointSlice db-ipv4-2"]);
+    assert.deepEqual(fake.endpoints("db")?.subsets, foreignEndpoints.subsets);
+    assert.deepEqual(fake.slices().find((slice) => slice.metadata?.name === "db-ipv4-0")?.endpoints, foreignSlice.endpoints);
+  });
+
+  it("turning publish.endpoints off deletes our Endpoints and keeps the slices, then nothing", () => {
+    const fake = new InMemoryApiServer();
+    const desired = [endpoint("10.0.0.1")];
+    convergeAndAssertIdempotent(fake, scenario(desired));
+
+    const changes = convergeAndAssertIdempotent(fake, scenario(desired, { publish: { endpointSlices: true, endpoints: false } }));
+
+    assert.deepEqual(summarize(changes), ["delete Endpoints db"]);
+    assert.deepEqual(changes[0]?.endpoints, [{ address: "10.0.0.1", change: "removed" }]);
+    assertPublishes(fake, desired, { endpoints: false });
+  });
+
+  it("turning publish.endpointSlices off deletes our slices and keeps the Endpoints, then nothing", () => {
+    const fake = new InMemoryApiServer();
+    const desired = [endpoint("10.0.0.1"), endpoint("2001:db8::1")];
+    convergeAndAssertIdempotent(fake, scenario(desired));
+
+    const changes = convergeAndAssertIdempotent(fake, scenario(desired, { publish: { endpointSlices: false, endpoints: true } }));
+
+    assert.deepEqual(summarize(changes), ["delete EndpointSlice db-ipv4-0", "delete EndpointSlice db-ipv6-0"]);
+    assertPublishes(fake, desired, { slices: false });
+  });
+
+  it("zero desired endpoints from nothing writes nothing", () => {
+    const fake = new InMemoryApiServer();
+
+    const first = convergeAndAssertIdempotent(fake, scenario([]));
+
+    assert.deepEqual(first, []);
+    assert.equal(fake.writes, 0);
+  });
+
+  it("zero desired endpoints after some deletes the slices and empties the Endpoints, then nothing", () => {
+    const fake = new InMemoryApiServer();
+    convergeAndAssertIdempotent(fake, scenario([endpoint("10.0.0.1"), endpoint("2001:db8::1", false)]));
+
+    const changes = convergeAndAssertIdempotent(fake, scenario([]));
+
+    assert.deepEqual(summarize(changes), ["delete EndpointSlice db-ipv4-0", "delete EndpointSlice db-ipv6-0", "update Endpoints db"]);
+    assert.deepEqual(fake.slices(), []);
+    assert.ok(fake.endpoints("db"), "the Endpoints stays, empty");
+    assert.deepEqual(fake.endpoints("db")?.subsets ?? [], []);
+  });
+
+  it("a Service created in the same dry run (no uid yet) still converges: no owner references", () => {
+    const fake = new InMemoryApiServer();
+
+    convergeAndAssertIdempotent(fake, scenario([endpoint("10.0.0.1")], { service: service({ uid: undefined }) }));
+
+    assert.deepEqual(fake.slices()[0]?.metadata?.ownerReferences, []);
+  });
+
+  it("a long sequence of random changes converges after every step", () => {
+    // Prepare: a deterministic pseudo-random walk over adds, removals and health flips across both families.
+    let seed = 42;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const pool = [...manyEndpoints(40).map((entry) => entry.address), ...Array.from({ length: 20 }, (_, i) => `2001:db8::${(i + 1).toString(16)}`)];
+    const fake = new InMemoryApiServer();
+    let state = new Map<string, boolean>();
+
+    for (let step = 0; step < 30; step++) {
+      const next = new Map(state);
+      for (const address of pool) {
+        const roll = random();
+        if (roll < 0.1) next.delete(address);
+        else if (roll < 0.2) next.set(address, true);
+        else if (roll < 0.25 && next.has(address)) next.set(address, !next.get(address));
+      }
+      state = next;
+      const desired = [...state].map(([address, ready]) => endpoint(address, ready));
+
+      // Act + Assess
+      convergeAndAssertIdempotent(fake, scenario(desired, { maxEndpointsPerSlice: 7 }));
+      assertPublishes(fake, desired, { maxPerSlice: 7 });
+    }
+  });
+});
+
+describe("planEndpointSlices: churn", () => {
+  /** Writes `desired` into a fresh fake with `maxPerSlice`, and returns the fake. */
+  function published(desired: DesiredEndpoint[], maxPerSlice: number): InMemoryApiServer {
+    const fake = new InMemoryApiServer();
+    applyToFake(fake, planEndpointSlices(service(), desired, [], [], maxPerSlice));
+    return fake;
+  }
+
+  it("adds a new endpoint to a slice with room: one update, no create", () => {
+    // Prepare: db-ipv4-0 full with 3, db-ipv4-1 holding 1.
+    const before = manyEndpoints(4);
+    const fake = published(before, 3);
+    assert.deepEqual(fake.slices().map((slice) => slice.endpoints?.length), [3, 1]);
+
+    // Act
+    const changes = planEndpointSlices(service(), [...before, ...manyEndpoints(1, 10)], fake.slices(), [], 3);
+
+    // Assess
+    assert.deepEqual(summarize(changes), ["update EndpointSlice db-ipv4-1"]);
+    assert.deepEqual(changes[0]?.endpoints, [{ address: "10.0.0.11", change: "added" }]);
+    assert.deepEqual(sliceEndpoints(changes[0]!.object as V1EndpointSlice), ["10.0.0.11", "10.0.0.4"]);
+  });
+
+  it("adds a new endpoint in a new slice when every slice is full", () => {
+    const before = manyEndpoints(3);
+    const fake = published(before, 3);
+
+    const changes = planEndpointSlices(service(), [...before, ...manyEndpoints(1, 10)], fake.slices(), [], 3);
+
+    assert.deepEqual(summarize(changes), ["create EndpointSlice db-ipv4-1"]);
+    assert.deepEqual(changes[0]?.endpoints, [{ address: "10.0.0.11", change: "added" }]);
+  });
+
+  it("leaves endpoints in the slice that holds them: removing one from a full slice does not move others", () => {
+    const before = manyEndpoints(5);
+    const fake = published(before, 3);
+
+    const changes = planEndpointSlices(service(), before.filter((entry) => entry.address !== "10.0.0.2"), fake.slices(), [], 3);
+
+    assert.deepEqual(summarize(changes), ["update EndpointSlice db-ipv4-0"]);
+    assert.deepEqual(changes[0]?.endpoints, [{ address: "10.0.0.2", change: "removed" }]);
+  });
+
+  it("prefers a slice that changes anyway for a new endpoint, so one write does both", () => {
+    // Prepare: written with at most 2 a slice, db-ipv4-0 holds 1,2 and db-ipv4-1 holds 3; now at most 3, both have room.
+    // A health change in db-ipv4-1 and one new endpoint: the fuller db-ipv4-0 would otherwise be chosen.
+    const fake = published(manyEndpoints(3), 2);
+    assert.deepEqual(fake.slices().map(sliceEndpoints), [["10.0.0.1", "10.0.0.2"], ["10.0.0.3"]]);
+    const desired = [endpoint("10.0.0.1"), endpoint("10.0.0.2"), endpoint("10.0.0.3", false), endpoint("10.0.0.9")];
+
+    const changes = planEndpointSlices(service(), desired, fake.slices(), [], 3);
+
+    assert.deepEqual(summarize(changes), ["update EndpointSlice db-ipv4-1"]);
+    assert.deepEqual(changes[0]?.endpoints, [
+      { address: "10.0.0.3", change: "notReady" },
+      { address: "10.0.0.9", change: "added" },
+    ]);
+  });
+
+  it("deletes a slice whose endpoints are all gone, and touches no other", () => {
+    const before = manyEndpoints(5);
+    const fake = published(before, 3);
+    const secondSlice = fake.slices().find((slice) => slice.metadata?.name === "db-ipv4-1")!;
+    const gone = new Set(sliceEndpoints(secondSlice));
+
+    const changes = planEndpointSlices(service(), before.filter((entry) => !gone.has(entry.address)), fake.slices(), [], 3);
+
+    assert.deepEqual(summarize(changes), ["delete EndpointSlice db-ipv4-1"]);
+    assert.equal(changes[0]?.object.metadata?.resourceVersion, secondSlice.metadata?.resourceVersion, "deletes what it read");
+    assert.deepEqual(changes[0]?.endpoints.map((entry) => entry.change), ["removed", "removed"]);
+  });
+
+  const conditionCases: { from: boolean; to: boolean; change: "ready" | "notReady" }[] = [
+    { from: true, to: false, change: "notReady" },
+    { from: false, to: true, change: "ready" },
+  ];
+  for (const { from, to, change } of conditionCases) {
+    it(`a condition change ${from ? "ready" : "not ready"} -> ${to ? "ready" : "not ready"} updates the slice in place, reported as ${change}`, () => {
+      const fake = published([endpoint("10.0.0.1", from), endpoint("10.0.0.2")], 1000);
+      const existing = fake.slices()[0]!;
+
+      const changes = planEndpointSlices(service(), [endpoint("10.0.0.1", to), endpoint("10.0.0.2")], fake.slices());
+
+      assert.deepEqual(summarize(changes), ["update EndpointSlice db-ipv4-0"]);
+      assert.deepEqual(changes[0]?.endpoints, [{ address: "10.0.0.1", change }]);
+      assert.equal(changes[0]?.object.metadata?.resourceVersion, existing.metadata?.resourceVersion);
+      assert.equal(changes[0]?.object.metadata?.uid, existing.metadata?.uid);
+      const written = (changes[0]!.object as V1EndpointSlice).endpoints?.find((entry) => entry.addresses[0] === "10.0.0.1");
+      assert.deepEqual(written?.conditions, { ready: to, serving: to, terminating: false });
+    });
+  }
+
+  it("reports a hostname, nodeName or zone change as updated", () => {
+    const fake = published([endpoint("10.0.0.1", true, { zone: "z1" })], 1000);
+
+    const changes = planEndpointSlices(service(), [endpoint("10.0.0.1", true, { zone: "z2" })], fake.slices());
+
+    assert.deepEqual(changes[0]?.endpoints, [{ address: "10.0.0.1", change: "updated" }]);
+  });
+
+  it("never reuses a foreign slice name, nor one of ours, for a new slice", () => {
+    // Prepare: someone else's slice is called db-ipv4-0, and ours db-ipv4-1 is full.
+    const fake = new InMemoryApiServer();
+    applyToFake(fake, planEndpointSlices(service(), manyEndpoints(2), [], ["db-ipv4-0"], 2));
+    assert.deepEqual(fake.slices().map((slice) => slice.metadata?.name), ["db-ipv4-1"]);
+
+    const changes = planEndpointSlices(service(), manyEndpoints(5), fake.slices(), ["db-ipv4-0", "db-ipv4-3"], 2);
+
+    assert.deepEqual(summarize(changes), ["create EndpointSlice db-ipv4-2", "create EndpointSlice db-ipv4-4"]);
+  });
+
+  it("rewrites a slice of ours that lost our labels or owner reference, without endpoint changes", () => {
+    const fake = published([endpoint("10.0.0.1")], 1000);
+    const [slice] = fake.slices();
+    slice!.metadata!.labels = { ...slice!.metadata!.labels, "kubernetes.io/service-name": "other" };
+    slice!.metadata!.ownerReferences = [];
+
+    const changes = planEndpointSlices(service(), [endpoint("10.0.0.1")], [slice!]);
+
+    assert.deepEqual(summarize(changes), ["update EndpointSlice db-ipv4-0"]);
+    assert.deepEqual(changes[0]?.endpoints, []);
+    assert.equal(changes[0]?.object.metadata?.labels?.["kubernetes.io/service-name"], "db");
+    assert.equal(changes[0]?.object.metadata?.ownerReferences?.length, 1);
+  });
+
+  it("an address listed twice across our slices ends up in one slice only", () => {
+    const fake = published(manyEndpoints(2), 1);
+    const [first, second] = fake.slices();
+    second!.endpoints = [...(second!.endpoints ?? []), ...(first!.endpoints ?? [])];
+
+    const changes = planEndpointSlices(service(), manyEndpoints(2), [first!, second!], [], 1);
+
+    assert.deepEqual(summarize(changes), ["update EndpointSlice db-ipv4-1"]);
+    assert.deepEqual(sliceEndpoints(changes[0]!.object as V1EndpointSlice), ["10.0.0.2"]);
+  });
+});
+
+describe("what we write", () => {
+  const desired = [endpoint("10.0.0.2", false, { hostname: "db-2", nodeName: "node-b", zone: "z2" }), endpoint("10.0.0.1", true, { hostname: "db-1" })];
+  const changes = planTarget({
+    ...scenario(desired),
+    existingSlices: [],
+    existingEndpoints: undefined,
+    endpointsTaken: false,
+    takenSliceNames: [],
+  });
+  const slice = changes.find((change) => change.object.kind === "EndpointSlice")!.object as V1EndpointSlice & { kind: "EndpointSlice" };
+  const endpointsObject = changes.find((change) => change.object.kind === "Endpoints")!.object as V1Endpoints & { kind: "Endpoints" };
+  const ownerReference = [{ apiVersion: "v1", kind: "Service", name: "db", uid: "svc-uid-1", controller: true }];
+
+  it("EndpointSlices carry both managed-by labels, the service-name label and our owner label", () => {
+    assert.equal(slice.apiVersion, "discovery.k8s.io/v1");
+    assert.equal(slice.metadata?.namespace, "shop");
+    assert.deepEqual(slice.metadata?.labels, {
+      "app.kubernetes.io/managed-by": "external-endpoint-syncer",
+      "endpointslice.kubernetes.io/managed-by": "external-endpoint-syncer",
+      "kubernetes.io/service-name": "db",
+      "external-endpoint-syncer/owner": OWNER_ID,
+    });
+  });
+
+  it("EndpointSlices are owned by the Service's uid", () => {
+    assert.deepEqual(slice.metadata?.ownerReferences, ownerReference);
+  });
+
+  it("EndpointSlice endpoints are sorted, and not ready means not serving either", () => {
+    assert.equal(slice.addressType, "IPv4");
+    assert.deepEqual(slice.endpoints, [
+      { addresses: ["10.0.0.1"], conditions: { ready: true, serving: true, terminating: false }, hostname: "db-1", nodeName: undefined, zone: undefined },
+      { addresses: ["10.0.0.2"], conditions: { ready: false, serving: false, terminating: false }, hostname: "db-2", nodeName: "node-b", zone: "z2" },
+    ]);
+    assert.deepEqual(slice.ports, [{ name: "pg", port: 5432, protocol: "TCP", appProtocol: undefined }]);
+  });
+
+  it("Endpoints carry managed-by, our owner label and skip-mirror=true, and are owned by the Service", () => {
+    assert.equal(endpointsObject.apiVersion, "v1");
+    assert.equal(endpointsObject.metadata?.name, "db");
+    assert.deepEqual(endpointsObject.metadata?.labels, {
+      "app.kubernetes.io/managed-by": "external-endpoint-syncer",
+      "external-endpoint-syncer/owner": OWNER_ID,
+      "endpointslice.kubernetes.io/skip-mirror": "true",
+    });
+    assert.deepEqual(endpointsObject.metadata?.ownerReferences, ownerReference);
+  });
+
+  it("Endpoints list ready backends in addresses and failing ones in notReadyAddresses", () => {
+    assert.deepEqual(endpointsObject.subsets, [
+      {
+        addresses: [{ ip: "10.0.0.1", hostname: "db-1", nodeName: undefined }],
+        notReadyAddresses: [{ ip: "10.0.0.2", hostname: "db-2", nodeName: "node-b" }],
+        ports: [{ name: "pg", port: 5432, protocol: "TCP", appProtocol: undefined }],
+      },
+    ]);
+  });
+
+  it("an update keeps the labels others put on the object, and drops managedFields", () => {
+    const existing: V1EndpointSlice = {
+      ...slice,
+      metadata: { ...slice.metadata, resourceVersion: "7", uid: "u", labels: { ...slice.metadata?.labels, team: "dba" }, managedFields: [{ manager: "kubectl" }] },
+    };
+
+    const [change] = planEndpointSlices(service(), [endpoint("10.0.0.1")], [existing]);
+
+    assert.equal(change?.action, "update");
+    assert.equal(change?.object.metadata?.labels?.team, "dba");
+    assert.equal(change?.object.metadata?.managedFields, undefined);
+  });
+
+  it("the Endpoints planner reads split or reordered subsets as the same thing", () => {
+    // The API server may regroup subsets: same addresses, same ports, different shape.
+    const existing: V1Endpoints = {
+      metadata: { ...endpointsObject.metadata, resourceVersion: "3" },
+      subsets: [
+        { notReadyAddresses: [{ ip: "10.0.0.2", hostname: "db-2", nodeName: "node-b" }], ports: [{ name: "pg", port: 5432 }] },
+        { addresses: [{ ip: "10.0.0.1", hostname: "db-1" }], ports: [{ name: "pg", port: 5432, protocol: "TCP" }] },
+      ],
+    };
+
+    assert.deepEqual(planEndpoints(service(), desired, existing), []);
+  });
+
+  it("leaves an Endpoints of someone else's alone when it is taken", () => {
+    const result = planTarget({ ...scenario(desired), existingSlices: [], existingEndpoints: undefined, endpointsTaken: true, takenSliceNames: [] });
+
+    assert.deepEqual(summarize(result), ["create EndpointSlice db-ipv4-0"]);
+  });
+});
+
+describe("claimObjects", () => {
+  const ours = { "app.kubernetes.io/managed-by": "external-endpoint-syncer", "external-endpoint-syncer/owner": OWNER_ID };
+  const sliceWith = (name: string, labels: Record<string, string> | undefined): V1EndpointSlice => ({ addressType: "IPv4", metadata: { name, labels } });
+  const endpointsWith = (labels: Record<string, string> | undefined): V1Endpoints => ({ metadata: { name: "db", labels } });
+
+  const sliceCases: { name: string; labels: Record<string, string> | undefined; adopt: boolean; claimed: boolean; managedBy?: string }[] = [
+    { name: "ours", labels: { ...ours, "endpointslice.kubernetes.io/managed-by": "external-endpoint-syncer" }, adopt: false, claimed: true },
+    { name: "hand-made, adopt off", labels: { "kubernetes.io/service-name": "db" }, adopt: false, claimed: false, managedBy: "unknown (no managed-by label)" },
+    { name: "hand-made, adopt on", labels: { "kubernetes.io/service-name": "db" }, adopt: true, claimed: true },
+    { name: "no labels at all, adopt on", labels: undefined, adopt: true, claimed: true },
+    { name: "made by another tool, adopt on", labels: { "endpointslice.kubernetes.io/managed-by": "my-script" }, adopt: true, claimed: true },
+    {
+      name: "the EndpointSlice controller's, adopt on",
+      labels: { "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io" },
+      adopt: true,
+      claimed: false,
+      managedBy: "endpointslice-controller.k8s.io",
+    },
+    {
+      name: "the mirroring controller's, adopt on",
+      labels: { "endpointslice.kubernetes.io/managed-by": "endpointslicemirroring-controller.k8s.io" },
+      adopt: true,
+      claimed: false,
+      managedBy: "endpointslicemirroring-controller.k8s.io",
+    },
+    {
+      name: "another owner id's, adopt on",
+      labels: { ...ours, "external-endpoint-syncer/owner": "team-b" },
+      adopt: true,
+      claimed: false,
+      managedBy: "external-endpoint-syncer (another owner id: team-b)",
+    },
+    {
+      name: "ours without an owner label, adopt on",
+      labels: { "app.kubernetes.io/managed-by": "external-endpoint-syncer" },
+      adopt: true,
+      claimed: false,
+      managedBy: "external-endpoint-syncer (another owner id: none)",
+    },
+  ];
+  for (const { name, labels, adopt, claimed, managedBy } of sliceCases) {
+    it(`a slice ${name} is ${claimed ? "claimed" : "left alone as foreign"}`, () => {
+      const slice = sliceWith("db-x", labels);
+
+      const result = claimObjects([slice], undefined, OWNER_ID, adopt);
+
+      assert.deepEqual(result.slices, claimed ? [slice] : []);
+      assert.deepEqual(result.foreign, claimed ? [] : [{ kind: "EndpointSlice", name: "db-x", managedBy }]);
+      assert.equal(result.endpoints, undefined);
+    });
+  }
+
+  const endpointsCases: { name: string; labels: Record<string, string> | undefined; adopt: boolean; claimed: boolean; managedBy?: string }[] = [
+    { name: "ours", labels: { ...ours, "endpointslice.kubernetes.io/skip-mirror": "true" }, adopt: false, claimed: true },
+    { name: "hand-made, adopt off", labels: undefined, adopt: false, claimed: false, managedBy: "unknown (no managed-by label)" },
+    { name: "hand-made, adopt on", labels: undefined, adopt: true, claimed: true },
+    { name: "another tool's, adopt off", labels: { "app.kubernetes.io/managed-by": "helm" }, adopt: false, claimed: false, managedBy: "helm" },
+    {
+      name: "another owner id's, adopt on",
+      labels: { ...ours, "external-endpoint-syncer/owner": "team-b" },
+      adopt: true,
+      claimed: false,
+      managedBy: "external-endpoint-syncer (another owner id: team-b)",
+    },
+  ];
+  for (const { name, labels, adopt, claimed, managedBy } of endpointsCases) {
+    it(`an Endpoints ${name} is ${claimed ? "claimed" : "left alone as foreign"}`, () => {
+      const object = endpointsWith(labels);
+
+      const result = claimObjects([], object, OWNER_ID, adopt);
+
+      assert.equal(result.endpoints, claimed ? object : undefined);
+      assert.deepEqual(result.foreign, claimed ? [] : [{ kind: "Endpoints", name: "db", managedBy }]);
+    });
+  }
+
+  it("sorts a mix of slices into ours and foreign, keeping their order", () => {
+    const mine = sliceWith("db-ipv4-0", ours);
+    const controllers = sliceWith("db-abcde", { "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io" });
+    const handMade = sliceWith("db-manual", {});
+
+    const result = claimObjects([controllers, mine, handMade], undefined, OWNER_ID, true);
+
+    assert.deepEqual(result.slices, [mine, handMade]);
+    assert.deepEqual(result.foreign.map((object) => object.name), ["db-abcde"]);
+  });
+
+  it("an adopted slice is rewritten with our labels on the next plan, keeping its name", () => {
+    const handMade: V1EndpointSlice = {
+      addressType: "IPv4",
+      metadata: { name: "db-manual", namespace: "shop", resourceVersion: "5", labels: { "kubernetes.io/service-name": "db" } },
+      endpoints: [{ addresses: ["10.0.0.1"] }],
+    };
+    const { slices } = claimObjects([handMade], undefined, OWNER_ID, true);
+
+    const changes = planEndpointSlices(service(), [endpoint("10.0.0.1")], slices);
+
+    assert.deepEqual(summarize(changes), ["update EndpointSlice db-manual"]);
+    assert.equal(changes[0]?.object.metadata?.labels?.["app.kubernetes.io/managed-by"], "external-endpoint-syncer");
+    assert.equal(changes[0]?.object.metadata?.resourceVersion, "5");
+  });
+});
+
+describe("serviceProblem", () => {
+  const serviceWith = (spec: V1Service["spec"]): V1Service => ({ metadata: { namespace: "shop", name: "db" } as V1ObjectMeta, spec });
+
+  it("accepts a selector-less Service whose ports are named like ours", () => {
+    const ports: PortConfig[] = [
+      { name: "pg", port: 5432, protocol: "TCP" },
+      { name: "metrics", port: 9187, protocol: "TCP" },
+    ];
+
+    const problem = serviceProblem(serviceWith({ ports: [{ name: "metrics", port: 9187 }, { name: "pg", port: 5432 }] }), ports);
+
+    assert.equal(problem, undefined);
+  });
+
+  it("accepts an unnamed single port against an unnamed Service port", () => {
+    assert.equal(serviceProblem(serviceWith({ ports: [{ port: 80 }] }), [{ port: 80, protocol: "TCP" }]), undefined);
+  });
+
+  it("accepts an empty selector as no selector", () => {
+    assert.equal(serviceProblem(serviceWith({ selector: {}, ports: [{ name: "pg", port: 5432 }] }), PORTS), undefined);
+  });
+
+  it("refuses a Service with a selector, naming it", () => {
+    const problem = serviceProblem(serviceWith({ selector: { app: "db", tier: "data" }, ports: [{ name: "pg", port: 5432 }] }), PORTS);
+
+    assert.equal(problem, "Service shop/db has a selector (app=db,tier=data): its endpoints belong to Kubernetes, so we write none");
+  });
+
+  it("refuses an ExternalName Service", () => {
+    const problem = serviceProblem(serviceWith({ type: "ExternalName", externalName: "db.example.com" }), PORTS);
+
+    assert.equal(problem, "Service shop/db is of type ExternalName, which has no endpoints");
+  });
+
+  it("refuses a port name mismatch, naming the missing port and the Service's ports", () => {
+    const problem = serviceProblem(serviceWith({ ports: [{ name: "postgres", port: 5432 }, { name: "metrics", port: 9187 }] }), PORTS);
+
+    assert.equal(problem, 'Service shop/db has no port named "pg" (its ports: "postgres", "metrics"): endpoint port names must equal the Service\'s');
+  });
+
+  it("refuses a Service with no ports at all", () => {
+    const problem = serviceProblem(serviceWith({}), PORTS);
+
+    assert.equal(problem, 'Service shop/db has no port named "pg" (its ports: none): endpoint port names must equal the Service\'s');
+  });
+});
