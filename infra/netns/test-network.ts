@@ -1,7 +1,6 @@
 // Real test hosts: a network namespace joined to the host by a veth pair. Addresses added to the
 // namespace are reachable from the host, backends listen on them, and iptables can black-hole them.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
 import { access, constants } from "node:fs/promises";
 import { BlockList, isIPv4, isIPv6, type Socket } from "node:net";
 import path from "node:path";
@@ -230,15 +229,14 @@ async function startBackendFleet(namespace: string): Promise<BackendFleet> {
     { stdio: ["pipe", "pipe", "pipe"] },
   );
   liveBackendProcesses.add(child);
-  const exited = once(child, "exit").then(() => {
-    liveBackendProcesses.delete(child);
-  });
-
+  let running = true;
   let stderrTail = "";
   child.stderr.setEncoding("utf8");
   child.stderr.on("data", (chunk: string) => {
     stderrTail = (stderrTail + chunk).slice(-4_000);
   });
+  // Writing to a server that died fails with EPIPE; the death itself is reported below.
+  child.stdin.on("error", () => {});
 
   // Only a command awaiting its reply keeps the event loop alive, so a test that forgets stop() still ends.
   const replies = child.stdout as unknown as Socket;
@@ -255,7 +253,17 @@ async function startBackendFleet(namespace: string): Promise<BackendFleet> {
     if (reply.ok) waiter.resolve();
     else waiter.reject(new Error(`backend server: ${reply.error}`));
   });
-  void exited.then(() => {
+
+  // "close" comes after the last reply has been read; a failed spawn emits only "error".
+  const exited = new Promise<void>((resolve) => {
+    child.once("close", () => resolve());
+    child.once("error", (error) => {
+      stderrTail = error.message;
+      resolve();
+    });
+  }).then(() => {
+    running = false;
+    liveBackendProcesses.delete(child);
     const error = new Error(`backend server in ${namespace} exited (code ${child.exitCode}, signal ${child.signalCode}): ${stderrTail.trim()}`);
     for (const waiter of pending.values()) waiter.reject(error);
     pending.clear();
@@ -263,7 +271,7 @@ async function startBackendFleet(namespace: string): Promise<BackendFleet> {
 
   let nextId = 1;
   const send = (command: BackendRequest): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) {
+    if (!running) {
       return Promise.reject(new Error(`backend server in ${namespace} is not running: ${stderrTail.trim()}`));
     }
     const id = nextId++;

@@ -1,0 +1,82 @@
+// The command line against a real API server: table and JSON output, a dry run that writes nothing,
+// KUBECONFIG honoured by a cluster entry without a kubeconfig of its own, and the exit codes.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { promisify } from "node:util";
+import { stringify } from "yaml";
+import { selectorlessService, startTestCluster, type TestCluster } from "../harness/cluster.ts";
+
+const NAMESPACE = "ees-cli";
+const CLI = join(import.meta.dirname, "../../bin/external-endpoint-syncer.js");
+let cluster: TestCluster;
+let configPath: string;
+
+before(async () => {
+  cluster = await startTestCluster([NAMESPACE]);
+  await cluster.admin.core.createNamespacedService({ namespace: NAMESPACE, body: selectorlessService(NAMESPACE, "db", [{ name: "pg", port: 5432 }]) });
+  configPath = join(cluster.local.dir, "cli.yaml");
+  // No kubeconfig in the cluster entry: the CLI must take KUBECONFIG, as kubectl does.
+  await writeFile(
+    configPath,
+    stringify({
+      clusters: [{ name: "here" }],
+      targets: [
+        { name: "db", cluster: "here", namespace: NAMESPACE, service: "db", ports: [{ name: "pg", port: 5432 }], sources: [{ static: [{ address: "192.0.2.7" }, { address: "127.0.0.1" }] }], check: { none: {} } },
+        { name: "ghost", cluster: "here", namespace: NAMESPACE, service: "ghost", ports: [{ port: 1 }], sources: [{ static: [{ address: "192.0.2.8" }] }], check: { none: {} } },
+      ],
+    }),
+  );
+});
+
+after(() => cluster?.stop());
+
+async function cli(args: string[]) {
+  const env = { ...process.env, KUBECONFIG: cluster.kubeconfig };
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, ...args], { env });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+describe("external-endpoint-syncer CLI", () => {
+  it("prints the plan endpoint by endpoint in a dry run, writes nothing, and exits 1 when a target failed", async () => {
+    const mark = await cluster.auditMark();
+    const result = await cli(["sync", "--config", configPath, "--dry-run"]);
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stdout, /^TARGET\s+CLUSTER\s+SERVICE\s+STATUS/m);
+    assert.match(result.stdout, /^db\s+here\s+ees-cli\/db\s+planned/m);
+    assert.match(result.stdout, /db: would create EndpointSlice ees-cli\/db-ipv4-0: \+ 192\.0\.2\.7/);
+    assert.match(result.stdout, /db: left out 127\.0\.0\.1 \(static\[0\]\): loopback address/);
+    assert.match(result.stdout, /ghost: error: Service ees-cli\/ghost not found/);
+    assert.match(result.stdout, /dry run: nothing was written/);
+    assert.deepEqual(await cluster.syncerWritesSince(mark), []);
+  });
+
+  it("syncs one target with --target and reports JSON with --json, exiting 0", async () => {
+    const result = await cli(["sync", "--config", configPath, "--target", "db", "--json"]);
+    assert.equal(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout) as { ok: boolean; targets: { target: string; status: string; writes: number }[] };
+    assert.equal(report.ok, true);
+    assert.deepEqual(report.targets.map((target) => [target.target, target.status, target.writes]), [["db", "synced", 2]]);
+    const slices = await cluster.admin.discovery.listNamespacedEndpointSlice({ namespace: NAMESPACE, labelSelector: "kubernetes.io/service-name=db" });
+    assert.deepEqual(slices.items.map((slice) => slice.endpoints?.map((endpoint) => endpoint.addresses[0])), [["192.0.2.7"]]);
+  });
+
+  it("exits 2 with every problem of an invalid config, and for an unknown target", async () => {
+    const bad = join(cluster.local.dir, "bad.yaml");
+    await writeFile(bad, stringify({ clusters: [{ name: "here" }], targets: [{ name: "x", cluster: "here", namespace: "N", service: "s", ports: [{ port: 70000 }], sources: [{ static: [{ address: "192.0.2.1" }] }] }] }));
+    const invalid = await cli(["sync", "--config", bad]);
+    assert.equal(invalid.code, 2);
+    assert.match(invalid.stderr, /targets\[0\]\.namespace: expected a DNS label .*got "N"/);
+    assert.match(invalid.stderr, /targets\[0\]\.ports\[0\]\.port: expected 1-65535, got 70000/);
+    const unknown = await cli(["sync", "--config", configPath, "--target", "nope"]);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /no target named "nope"/);
+  });
+});
