@@ -1,4 +1,5 @@
 import type { Backend, DesiredEndpoint, Verdict } from "../model.ts";
+import type { TargetMemory } from "./memory.ts";
 
 export interface DecideInput {
   backends: Backend[];
@@ -8,6 +9,8 @@ export interface DecideInput {
   /** What is published now. */
   published: DesiredEndpoint[];
   failing: "notReady" | "drop";
+  /** What the last run remembered. */
+  memory: TargetMemory;
 }
 
 export interface KeptEndpoint {
@@ -21,6 +24,8 @@ export interface Decision {
   kept: KeptEndpoint[];
   /** Failing backends left out under `failing: drop`. */
   dropped: string[];
+  /** What the next run should remember. */
+  memory: TargetMemory;
 }
 
 /** Pure: turns verdicts into the endpoints to publish, never dropping what a broken source or checker hides. */
@@ -49,15 +54,22 @@ export function decideEndpoints(input: DecideInput): Decision {
     else dropped.push(backend.address);
   }
 
+  const memory: TargetMemory = { backends: {} };
+  for (const backend of input.backends) memory.backends[backend.address] = { sources: backend.sources };
+
   if (input.failedSources.length > 0) {
-    // A source that could not look is not a source that found nothing: keep what it may have found before.
+    // A source that could not look is not a source that found nothing: keep what it found before. An
+    // endpoint whose every source answered without it is gone; one of unknown origin might be the failed one's.
     const found = new Set(input.backends.map((backend) => backend.address));
-    const reason = `source failed: ${input.failedSources.join(", ")}`;
     for (const endpoint of published.values()) {
       if (found.has(endpoint.address)) continue;
+      const origin = input.memory.backends[endpoint.address]?.sources ?? input.failedSources;
+      const silenced = origin.filter((source) => input.failedSources.includes(source));
+      if (silenced.length === 0) continue;
       endpoints.push(endpoint);
-      kept.push({ address: endpoint.address, reason });
+      kept.push({ address: endpoint.address, reason: `source failed: ${silenced.join(", ")}` });
+      memory.backends[endpoint.address] = { sources: origin };
     }
   }
-  return { endpoints, kept, dropped };
+  return { endpoints, kept, dropped, memory };
 }

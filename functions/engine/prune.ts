@@ -2,16 +2,23 @@ import { applyChanges } from "../kube/apply.ts";
 import type { KubeClients } from "../kube/client.ts";
 import { KubeApiError } from "../kube/errors.ts";
 import type { Change } from "../plan/changes.ts";
-import { ownedSelector, SERVICE_NAME } from "../plan/labels.ts";
+import { ownedSelector, SERVICE, SERVICE_NAME } from "../plan/labels.ts";
 import type { PruneReport } from "../report/report.ts";
 import { errorMessage } from "../sources/source.ts";
 import { describeChange } from "./sync-target.ts";
 
 /**
- * Deletes what this installation wrote for Services no target names any more. Found by our labels across
- * the cluster, never by guessing names.
+ * Deletes what this installation wrote for Services no target names any more. Found by our labels, never by
+ * guessing names: slices and Endpoints across the cluster; memory ConfigMaps in the namespaces we write to
+ * (reading every namespace's ConfigMaps would be more than a syncer needs to be allowed).
  */
-export async function pruneCluster(clients: KubeClients, ownerId: string, services: Set<string>, dryRun: boolean): Promise<PruneReport> {
+export async function pruneCluster(
+  clients: KubeClients,
+  ownerId: string,
+  services: Set<string>,
+  namespaces: Set<string>,
+  dryRun: boolean,
+): Promise<PruneReport> {
   const report: PruneReport = { cluster: clients.cluster, changes: [] };
   try {
     const labelSelector = ownedSelector(ownerId);
@@ -24,6 +31,17 @@ export async function pruneCluster(clients: KubeClients, ownerId: string, servic
       }),
     ]);
     const orphan = (namespace: string | undefined, service: string | undefined) => !services.has(`${namespace}/${service}`);
+    const touched = new Set([...namespaces, ...[...slices.items, ...endpoints.items].map((item) => item.metadata?.namespace ?? "")]);
+    const memories = await Promise.all(
+      [...touched].map((namespace) =>
+        clients.core.listNamespacedConfigMap({ namespace, labelSelector }).then(
+          (list) => list.items,
+          (error: unknown) => {
+            throw new KubeApiError(`list our ConfigMaps in ${namespace}`, error);
+          },
+        ),
+      ),
+    );
     const changes: Change[] = [
       ...slices.items
         .filter((slice) => orphan(slice.metadata?.namespace, slice.metadata?.labels?.[SERVICE_NAME]))
@@ -31,6 +49,10 @@ export async function pruneCluster(clients: KubeClients, ownerId: string, servic
       ...endpoints.items
         .filter((item) => orphan(item.metadata?.namespace, item.metadata?.name))
         .map((item): Change => ({ action: "delete", object: { ...item, kind: "Endpoints" }, endpoints: [] })),
+      ...memories
+        .flat()
+        .filter((item) => orphan(item.metadata?.namespace, item.metadata?.labels?.[SERVICE]))
+        .map((item): Change => ({ action: "delete", object: { ...item, kind: "ConfigMap" }, endpoints: [] })),
     ];
     report.changes = changes.map(describeChange);
     if (!dryRun && changes.length > 0) await applyChanges(clients, changes, ownerId);

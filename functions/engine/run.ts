@@ -50,9 +50,11 @@ export async function runSync(config: Config, connections: ClusterConnections, o
     options.targets === undefined && config.policy === "sync"
       ? await Promise.all(
           config.clusters.map(async (cluster) => {
-            const services = new Set(config.targets.filter((target) => target.cluster === cluster.name).map((target) => `${target.namespace}/${target.service}`));
+            const targets = config.targets.filter((target) => target.cluster === cluster.name);
+            const services = new Set(targets.map((target) => `${target.namespace}/${target.service}`));
+            const namespaces = new Set(targets.map((target) => target.namespace));
             try {
-              return await pruneCluster(connections.get(cluster.name), config.ownerId, services, dryRun);
+              return await pruneCluster(connections.get(cluster.name), config.ownerId, services, namespaces, dryRun);
             } catch (error) {
               return { cluster: cluster.name, changes: [], error: error instanceof Error ? error.message : String(error) };
             }

@@ -8,6 +8,7 @@ import { applyChanges } from "../kube/apply.ts";
 import type { KubeClients } from "../kube/client.ts";
 import { readTargetState } from "../kube/read.ts";
 import type { Change } from "../plan/changes.ts";
+import { readMemory } from "../plan/memory.ts";
 import { claimObjects } from "../plan/ownership.ts";
 import { planTarget } from "../plan/plan.ts";
 import { buildService, serviceProblem } from "../plan/service.ts";
@@ -47,6 +48,7 @@ export async function syncTarget(target: TargetConfig, context: TargetContext): 
     kept: [],
     dropped: [],
     foreign: [],
+    warnings: [],
     changes: [],
     writes: 0,
     conflictsRetried: 0,
@@ -77,14 +79,18 @@ export async function syncTarget(target: TargetConfig, context: TargetContext): 
     const verdicts = await probeAll(backends, buildCheck(target.check, target.ports[0]!.port), context.probeLimit, context.signal);
     report.backends = backends.map((backend) => ({ address: backend.address, sources: backend.sources, ...verdicts.get(backend.address)! }));
 
-    const claimed = claimObjects(state.slices, state.endpoints, context.ownerId, target.adopt);
+    const claimed = claimObjects(state.slices, state.endpoints, context.ownerId, target.adopt, state.memory);
     report.foreign = claimed.foreign;
+    const memoryTaken = claimed.foreign.some((object) => object.kind === "ConfigMap");
+    const remembered = readMemory(claimed.memory);
+    if (remembered.problem) report.warnings.push(remembered.problem);
     const decision = decideEndpoints({
       backends,
       verdicts,
       failedSources: results.flatMap((result) => (result.status === "failed" ? [result.source] : [])),
       published: publishedEndpoints(claimed.slices, claimed.endpoints),
       failing: target.failing,
+      memory: remembered.memory,
     });
     Object.assign(report, { kept: decision.kept, dropped: decision.dropped });
     report.endpoints = {
@@ -111,6 +117,7 @@ export async function syncTarget(target: TargetConfig, context: TargetContext): 
       existingEndpoints: claimed.endpoints,
       endpointsTaken: claimed.foreign.some((object) => object.kind === "Endpoints"),
       takenSliceNames: claimed.foreign.flatMap((object) => (object.kind === "EndpointSlice" ? [object.name] : [])),
+      memory: memoryTaken ? undefined : { next: decision.memory, existing: claimed.memory },
     });
     changes.push(...planned);
     report.changes = changes.map(describeChange);

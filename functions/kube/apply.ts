@@ -46,6 +46,13 @@ function kindApi(clients: KubeClients, kind: KubeObject["kind"]): KindApi {
         replace: (namespace, name, body) => core.replaceNamespacedEndpoints({ namespace, name, body, fieldManager }),
         remove: (namespace, name, preconditions) => core.deleteNamespacedEndpoints({ namespace, name, body: { preconditions } }),
       };
+    case "ConfigMap":
+      return {
+        read: async (namespace, name) => ({ ...(await core.readNamespacedConfigMap({ namespace, name })), kind }),
+        create: (namespace, body) => core.createNamespacedConfigMap({ namespace, body, fieldManager }),
+        replace: (namespace, name, body) => core.replaceNamespacedConfigMap({ namespace, name, body, fieldManager }),
+        remove: (namespace, name, preconditions) => core.deleteNamespacedConfigMap({ namespace, name, body: { preconditions } }),
+      };
     case "Service":
       return {
         read: async (namespace, name) => ({ ...(await core.readNamespacedService({ namespace, name })), kind }),

@@ -1,9 +1,10 @@
-import type { V1EndpointSlice, V1Endpoints, V1Service } from "@kubernetes/client-node";
+import type { V1ConfigMap, V1EndpointSlice, V1Endpoints, V1Service } from "@kubernetes/client-node";
 
 export type KubeObject =
   | ({ kind: "EndpointSlice" } & V1EndpointSlice)
   | ({ kind: "Endpoints" } & V1Endpoints)
-  | ({ kind: "Service" } & V1Service);
+  | ({ kind: "Service" } & V1Service)
+  | ({ kind: "ConfigMap" } & V1ConfigMap);
 
 /** One endpoint's change, for dry-run and reports. */
 export interface EndpointChange {

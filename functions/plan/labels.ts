@@ -7,6 +7,8 @@ export const SERVICE_NAME = "kubernetes.io/service-name";
 export const SKIP_MIRROR = "endpointslice.kubernetes.io/skip-mirror";
 /** Tells apart installations that write to the same cluster, as external-dns's owner id does. */
 export const OWNER = "external-endpoint-syncer/owner";
+/** The Service an object of ours other than a slice belongs to (slices use kubernetes.io/service-name). */
+export const SERVICE = "external-endpoint-syncer/service";
 
 /** Selects everything one installation wrote. */
 export const ownedSelector = (ownerId: string) => `${MANAGED_BY}=${MANAGER},${OWNER}=${ownerId}`;

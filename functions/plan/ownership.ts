@@ -1,9 +1,9 @@
-import type { V1EndpointSlice, V1Endpoints, V1ObjectMeta } from "@kubernetes/client-node";
+import type { V1ConfigMap, V1EndpointSlice, V1Endpoints, V1ObjectMeta } from "@kubernetes/client-node";
 import { isOurs, MANAGED_BY, MANAGER, OWNER, SLICE_MANAGED_BY } from "./labels.ts";
 
 /** An object we found in our way and left alone. */
 export interface ForeignObject {
-  kind: "EndpointSlice" | "Endpoints";
+  kind: "EndpointSlice" | "Endpoints" | "ConfigMap";
   name: string;
   managedBy: string;
 }
@@ -12,6 +12,7 @@ export interface Claimed {
   /** Ours to change: written by us, or adopted. */
   slices: V1EndpointSlice[];
   endpoints: V1Endpoints | undefined;
+  memory: V1ConfigMap | undefined;
   foreign: ForeignObject[];
 }
 
@@ -19,8 +20,19 @@ export interface Claimed {
  * Pure: splits what the cluster holds for a Service into what we may change and what we must leave.
  * `adopt` takes over hand-made objects, never those of a Kubernetes controller or another installation of ours.
  */
-export function claimObjects(slices: V1EndpointSlice[], endpoints: V1Endpoints | undefined, ownerId: string, adopt: boolean): Claimed {
-  const claimed: Claimed = { slices: [], endpoints: undefined, foreign: [] };
+export function claimObjects(
+  slices: V1EndpointSlice[],
+  endpoints: V1Endpoints | undefined,
+  ownerId: string,
+  adopt: boolean,
+  memory?: V1ConfigMap,
+): Claimed {
+  const claimed: Claimed = { slices: [], endpoints: undefined, memory: undefined, foreign: [] };
+  if (memory) {
+    // Never adopted: a ConfigMap by our name but not ours holds someone's data, not our memory.
+    if (isOurs(memory.metadata, ownerId)) claimed.memory = memory;
+    else claimed.foreign.push({ kind: "ConfigMap", name: memory.metadata?.name ?? "", managedBy: managerOf(memory.metadata, MANAGED_BY) });
+  }
   for (const slice of slices) {
     if (isOurs(slice.metadata, ownerId) || (adopt && adoptable(slice.metadata, slice.metadata?.labels?.[SLICE_MANAGED_BY]))) claimed.slices.push(slice);
     else claimed.foreign.push({ kind: "EndpointSlice", name: slice.metadata?.name ?? "", managedBy: managerOf(slice.metadata, SLICE_MANAGED_BY) });

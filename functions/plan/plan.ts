@@ -1,8 +1,10 @@
-import type { V1EndpointSlice, V1Endpoints } from "@kubernetes/client-node";
+import type { V1ConfigMap, V1EndpointSlice, V1Endpoints } from "@kubernetes/client-node";
+import type { TargetMemory } from "../decide/memory.ts";
 import type { DesiredEndpoint } from "../model.ts";
 import type { Change } from "./changes.ts";
 import { planEndpointSlices } from "./endpoint-slices.ts";
 import { planEndpoints } from "./endpoints.ts";
+import { planMemory } from "./memory.ts";
 import type { ServiceRef } from "./owner.ts";
 
 export interface PlanInput {
@@ -17,6 +19,8 @@ export interface PlanInput {
   /** Names of slices of someone else's, never to be reused. */
   takenSliceNames: string[];
   maxEndpointsPerSlice?: number;
+  /** What to remember until the next run; undefined when a ConfigMap of someone else's holds our name. */
+  memory?: { next: TargetMemory; existing: V1ConfigMap | undefined };
 }
 
 /** Pure: desired against existing, to the writes that close the gap. Nothing to change gives no changes. */
@@ -25,5 +29,6 @@ export function planTarget(input: PlanInput): Change[] {
   return [
     ...planEndpointSlices(service, publish.endpointSlices ? desired : [], input.existingSlices, input.takenSliceNames, input.maxEndpointsPerSlice),
     ...(input.endpointsTaken ? [] : planEndpoints(service, publish.endpoints ? desired : undefined, input.existingEndpoints)),
+    ...(input.memory ? planMemory(service, input.memory.next, input.memory.existing) : []),
   ];
 }

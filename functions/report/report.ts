@@ -21,7 +21,7 @@ export interface BackendReport {
 
 export interface ChangeReport {
   action: "create" | "update" | "delete";
-  kind: "EndpointSlice" | "Endpoints" | "Service";
+  kind: "EndpointSlice" | "Endpoints" | "Service" | "ConfigMap";
   namespace: string;
   name: string;
   endpoints: EndpointChange[];
@@ -42,6 +42,8 @@ export interface TargetReport {
   kept: KeptEndpoint[];
   dropped: string[];
   foreign: ForeignObject[];
+  /** Things the operator should know that did not stop the sync. */
+  warnings: string[];
   changes: ChangeReport[];
   writes: number;
   conflictsRetried: number;

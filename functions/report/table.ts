@@ -38,6 +38,7 @@ function details(target: TargetReport, dryRun: boolean): string[] {
   for (const backend of target.backends) if (backend.status !== "pass") add(`${backend.address} ${backend.status}: ${backend.reason}${backend.detail ? ` (${backend.detail})` : ""}`);
   for (const kept of target.kept) add(`kept ${kept.address}: ${kept.reason}`);
   for (const address of target.dropped) add(`dropped failing ${address}`);
+  for (const warning of target.warnings) add(`warning: ${warning}`);
   for (const foreign of target.foreign) add(`left alone ${foreign.kind} ${foreign.name}, managed by ${foreign.managedBy}`);
   for (const change of target.changes) add(`${dryRun ? "would " : ""}${formatChange(change)}`);
   return lines;

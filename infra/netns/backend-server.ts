@@ -83,13 +83,14 @@ async function listen(command: Extract<BackendRequest, { op: "listen" }>): Promi
   listeners.set(key, listener);
 }
 
-async function close(command: Extract<BackendRequest, { op: "close" }>): Promise<void> {
+function close(command: Extract<BackendRequest, { op: "close" }>): void {
   const key = listenerKey(command.address, command.port);
   const listener = listeners.get(key);
   if (!listener) throw new Error(`not listening on ${key}`);
   listeners.delete(key);
-  // Stop accepting at once (new connections are refused); open connections finish on their own.
-  await new Promise<void>((resolve) => listener.server.close(() => resolve()));
+  // The listening socket closes at once, so new connections are refused; open ones finish on their own
+  // (waiting for them could block on a client that never sends a request).
+  listener.server.close();
 }
 
 function setStatus(command: Extract<BackendRequest, { op: "setStatus" }>): void {

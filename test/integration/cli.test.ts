@@ -63,7 +63,7 @@ describe("external-endpoint-syncer CLI", () => {
     assert.equal(result.code, 0, result.stderr);
     const report = JSON.parse(result.stdout) as { ok: boolean; targets: { target: string; status: string; writes: number }[] };
     assert.equal(report.ok, true);
-    assert.deepEqual(report.targets.map((target) => [target.target, target.status, target.writes]), [["db", "synced", 2]]);
+    assert.deepEqual(report.targets.map((target) => [target.target, target.status, target.writes]), [["db", "synced", 3]]);
     const slices = await cluster.admin.discovery.listNamespacedEndpointSlice({ namespace: NAMESPACE, labelSelector: "kubernetes.io/service-name=db" });
     assert.deepEqual(slices.items.map((slice) => slice.endpoints?.map((endpoint) => endpoint.addresses[0])), [["192.0.2.7"]]);
   });

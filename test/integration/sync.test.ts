@@ -202,7 +202,7 @@ describe("core sync against a real API server", () => {
 
     const created = await sync([target("absent", { createService: true })]);
     assert.equal(created.ok, true, created.targets[0]!.error);
-    assert.deepEqual(created.targets[0]!.changes.map((change) => `${change.action} ${change.kind}`), ["create Service", "create EndpointSlice", "create Endpoints"]);
+    assert.deepEqual(created.targets[0]!.changes.map((change) => `${change.action} ${change.kind}`), ["create Service", "create EndpointSlice", "create Endpoints", "create ConfigMap"]);
     const service = await cluster.admin.core.readNamespacedService({ namespace: NAMESPACE, name: "absent" });
     assert.equal(service.spec?.selector, undefined);
     assert.deepEqual(service.spec?.ports?.map((port) => [port.name, port.port, port.targetPort]), [["http", PORT, PORT]]);
@@ -270,6 +270,7 @@ describe("core sync against a real API server", () => {
       [
         ["create", "EndpointSlice", BACKENDS.map((address) => `added ${address}`)],
         ["create", "Endpoints", BACKENDS.map((address) => `added ${address}`)],
+        ["create", "ConfigMap", []],
       ],
     );
     assert.deepEqual(await cluster.syncerWritesSince(mark), []);
@@ -313,6 +314,21 @@ describe("core sync against a real API server", () => {
       (state) => state === "gone",
     );
     assert.equal(endpoints, "gone");
+  });
+
+  it("keeps what a failed source published, and removes what a source that answered no longer finds", async () => {
+    await createService("sources");
+    const run = (a: Record<string, unknown>[], b: Record<string, unknown>[]) =>
+      sync([target("sources", { sources: [{ name: "a", static: a }, { name: "b", static: b }], check: { none: {} } })]);
+    await run([{ address: BACKENDS[0] }], [{ address: BACKENDS[1] }]);
+
+    // Source a cannot resolve its name now; source b answers with a different address.
+    const report = await run([{ hostname: "gone.ees-test.invalid" }], [{ address: BACKENDS[2] }]);
+    const result = report.targets[0]!;
+    assert.deepEqual(result.sources.map((source) => [source.name, source.status]), [["a", "failed"], ["b", "ok"]]);
+    assert.match(result.sources[0]!.error!, /cannot resolve gone\.ees-test\.invalid/);
+    assert.deepEqual(result.kept, [{ address: BACKENDS[0], reason: "source failed: a" }]);
+    assert.deepEqual(Object.keys(readiness(await slicesOf("sources"))).sort(), [BACKENDS[0], BACKENDS[2]]);
   });
 
   it("leaves out addresses the API server would refuse, says why, and still syncs the rest", async () => {

@@ -22,7 +22,7 @@ const fail: Verdict = { status: "fail", reason: "ConnRefused", latencyMs: 1 };
 const unknown: Verdict = { status: "unknown", reason: "CheckerError", latencyMs: 0, detail: "EMFILE" };
 
 function input(overrides: Partial<DecideInput>): DecideInput {
-  return { backends: [], verdicts: new Map(), failedSources: [], published: [], failing: "notReady", ...overrides };
+  return { backends: [], verdicts: new Map(), failedSources: [], published: [], failing: "notReady", memory: { backends: {} }, ...overrides };
 }
 
 describe("decideEndpoints: verdicts", () => {
@@ -35,6 +35,7 @@ describe("decideEndpoints: verdicts", () => {
       endpoints: [{ address: "10.0.0.1", family: "IPv4", ready: true, hostname: "db-1", nodeName: "n1", zone: "z1" }],
       kept: [],
       dropped: [],
+      memory: { backends: { "10.0.0.1": { sources: ["a", "b"] } } },
     });
   });
 
@@ -93,6 +94,26 @@ describe("decideEndpoints: verdicts", () => {
 });
 
 describe("decideEndpoints: sources", () => {
+  it("keeps only the endpoints the failed source found, by what the last run remembered", () => {
+    const before = [published("10.0.0.1", true), published("10.0.0.2", true), published("10.0.0.3", true)];
+    const memory = { backends: { "10.0.0.1": { sources: ["ec2"] }, "10.0.0.2": { sources: ["dns"] }, "10.0.0.3": { sources: ["dns", "ec2"] } } };
+
+    const decision = decideEndpoints(input({ backends: [], failedSources: ["ec2"], published: before, memory }));
+
+    // 10.0.0.2 only came from dns, which answered without it: gone. The others had ec2, which could not look.
+    assert.deepEqual(decision.endpoints.map((endpoint) => endpoint.address), ["10.0.0.1", "10.0.0.3"]);
+    assert.deepEqual(decision.kept, [
+      { address: "10.0.0.1", reason: "source failed: ec2" },
+      { address: "10.0.0.3", reason: "source failed: ec2" },
+    ]);
+    assert.deepEqual(decision.memory, { backends: { "10.0.0.1": { sources: ["ec2"] }, "10.0.0.3": { sources: ["dns", "ec2"] } } });
+  });
+
+  it("remembers which sources found each backend, for the next run", () => {
+    const decision = decideEndpoints(input({ backends: [backend("10.0.0.1", { sources: ["dns", "ec2"] })], verdicts: new Map([["10.0.0.1", pass]]) }));
+    assert.deepEqual(decision.memory, { backends: { "10.0.0.1": { sources: ["dns", "ec2"] } } });
+  });
+
   it("a failed source keeps published endpoints not found this run, as they were, and reports them in kept", () => {
     // Prepare: 10.0.0.1 still found and passing; 10.0.0.2 and the IPv6 one only the failed source knew.
     const before = [published("10.0.0.1", true), published("10.0.0.2", false, { hostname: "db-2" }), published("2001:db8::2", true)];
@@ -115,13 +136,13 @@ describe("decideEndpoints: sources", () => {
       input({ backends: [backend("10.0.0.1")], verdicts: new Map([["10.0.0.1", fail]]), failedSources: ["dns"], published: [published("10.0.0.1", true)], failing: "drop" }),
     );
 
-    assert.deepEqual(decision, { endpoints: [], kept: [], dropped: ["10.0.0.1"] });
+    assert.deepEqual(decision, { endpoints: [], kept: [], dropped: ["10.0.0.1"], memory: { backends: { "10.0.0.1": { sources: ["racks"] } } } });
   });
 
   it("ok sources that return nothing remove what was published", () => {
     const decision = decideEndpoints(input({ backends: [], published: [published("10.0.0.1", true), published("10.0.0.2", false)] }));
 
-    assert.deepEqual(decision, { endpoints: [], kept: [], dropped: [] });
+    assert.deepEqual(decision, { endpoints: [], kept: [], dropped: [], memory: { backends: {} } });
   });
 
   it("a published endpoint no ok source returns any more is removed", () => {

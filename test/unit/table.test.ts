@@ -17,6 +17,7 @@ function targetReport(overrides: Partial<TargetReport>): TargetReport {
     kept: [],
     dropped: [],
     foreign: [],
+    warnings: [],
     changes: [],
     writes: 0,
     conflictsRetried: 0,

@@ -1,0 +1,44 @@
+import { gunzipSync, gzipSync } from "node:zlib";
+import type { V1ConfigMap } from "@kubernetes/client-node";
+import { emptyMemory, type TargetMemory } from "../decide/memory.ts";
+import { canonical, type Change } from "./changes.ts";
+import { MANAGED_BY, MANAGER, OWNER, SERVICE } from "./labels.ts";
+import { ownerReferences, type ServiceRef } from "./owner.ts";
+
+/** gzip: thousands of backends' memory stays far below a ConfigMap's 1 MiB. */
+const KEY = "memory.json.gz";
+
+export const memoryName = (service: string) => `${service}-ees-memory`;
+
+/** Pure: the memory a ConfigMap holds; an unreadable one is forgotten rather than trusted. */
+export function readMemory(configMap: V1ConfigMap | undefined): { memory: TargetMemory; problem?: string } {
+  const data = configMap?.binaryData?.[KEY];
+  if (data === undefined) return { memory: emptyMemory() };
+  try {
+    const memory = JSON.parse(gunzipSync(Buffer.from(data, "base64")).toString("utf8")) as TargetMemory;
+    if (typeof memory?.backends !== "object" || memory.backends === null) throw new Error("no backends");
+    return { memory };
+  } catch (error) {
+    return { memory: emptyMemory(), problem: `memory ConfigMap ${configMap?.metadata?.name} unreadable (${(error as Error).message}): starting afresh` };
+  }
+}
+
+/** Pure: the write, if any, that stores `memory`. Unchanged memory writes nothing. */
+export function planMemory(service: ServiceRef, memory: TargetMemory, existing: V1ConfigMap | undefined): Change[] {
+  if (existing && canonical(readMemory(existing).memory) === canonical(memory)) return [];
+  if (!existing && Object.keys(memory.backends).length === 0) return [];
+  const object: V1ConfigMap & { kind: "ConfigMap" } = {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: {
+      ...existing?.metadata,
+      managedFields: undefined,
+      name: memoryName(service.name),
+      namespace: service.namespace,
+      labels: { ...existing?.metadata?.labels, [MANAGED_BY]: MANAGER, [OWNER]: service.ownerId, [SERVICE]: service.name },
+      ownerReferences: ownerReferences(service),
+    },
+    binaryData: { [KEY]: gzipSync(JSON.stringify(memory)).toString("base64") },
+  };
+  return [{ action: existing ? "update" : "create", object, endpoints: [] }];
+}
