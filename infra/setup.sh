@@ -7,9 +7,14 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v ip >/dev/null || missing+=(iproute2)
 command -v iptables >/dev/null || missing+=(iptables)
+# faketime freezes the clock for the AWS CLI, the reference our EKS tokens are compared with.
+command -v faketime >/dev/null || missing+=(faketime)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "[setup] installing ${missing[*]}" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+# The AWS CLI (v1, from PyPI) presigns EKS tokens without any network: the reference for ours.
+python3 -c 'import awscli' 2>/dev/null || python3 -m pip install -q 'awscli==1.46.3'
 
 bash infra/control-plane/build.sh >/dev/null

@@ -32,6 +32,12 @@ function exactlyOne<T extends Record<string, unknown>>(keys: (keyof T & string)[
   };
 }
 
+const awsRegion = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, { error: "expected an AWS region such as eu-west-1" });
+const roleArn = z.string().regex(/^arn:aws[\w-]*:iam::\d{12}:role\/[\w+=,.@\/-]+$/, { error: "expected an IAM role ARN" });
+
+/** Where a cluster's kubeconfig or credentials come from: at most one; none means KUBECONFIG or ~/.kube/config. */
+const CLUSTER_ACCESS = ["kubeconfig", "kubeconfigData", "inCluster", "eks", "kubeconfigParameter", "kubeconfigSecret"] as const;
+
 export const clusterSchema = z
   .strictObject({
     name: dnsLabel,
@@ -40,15 +46,21 @@ export const clusterSchema = z
     /** A whole kubeconfig inline, as YAML text. */
     kubeconfigData: z.string().min(1).optional(),
     inCluster: z.literal(true, { error: "expected true" }).optional(),
+    /** An EKS cluster: endpoint and CA from DescribeCluster, a token signed with the function's (or the role's) credentials. */
+    eks: z.strictObject({ name: z.string().min(1).max(100), region: awsRegion, roleArn: roleArn.optional() }).optional(),
+    /** A kubeconfig kept in an SSM SecureString parameter. */
+    kubeconfigParameter: z.strictObject({ name: z.string().min(1), region: awsRegion }).optional(),
+    /** A kubeconfig kept in Secrets Manager. */
+    kubeconfigSecret: z.strictObject({ id: z.string().min(1), region: awsRegion }).optional(),
     context: z.string().min(1).optional(),
   })
   .superRefine((cluster, ctx) => {
-    const given = (["kubeconfig", "kubeconfigData", "inCluster"] as const).filter((key) => cluster[key] !== undefined);
+    const given = CLUSTER_ACCESS.filter((key) => cluster[key] !== undefined);
     if (given.length > 1) {
-      ctx.addIssue({ code: "custom", message: `expected at most one of kubeconfig, kubeconfigData, inCluster; got ${given.join(" and ")}` });
+      ctx.addIssue({ code: "custom", message: `expected at most one of ${CLUSTER_ACCESS.join(", ")}; got ${given.join(" and ")}` });
     }
-    if (cluster.inCluster && cluster.context) {
-      ctx.addIssue({ code: "custom", path: ["context"], input: cluster.context, message: "a context needs a kubeconfig, not inCluster" });
+    if ((cluster.inCluster || cluster.eks) && cluster.context) {
+      ctx.addIssue({ code: "custom", path: ["context"], input: cluster.context, message: "a context needs a kubeconfig, not inCluster or eks" });
     }
   });
 

@@ -54,7 +54,7 @@ export async function runSync(config: Config, connections: ClusterConnections, o
             const services = new Set(targets.map((target) => `${target.namespace}/${target.service}`));
             const namespaces = new Set(targets.map((target) => target.namespace));
             try {
-              return await pruneCluster(connections.get(cluster.name), config.ownerId, services, namespaces, dryRun);
+              return await pruneCluster(await connections.get(cluster.name), config.ownerId, services, namespaces, dryRun);
             } catch (error) {
               return { cluster: cluster.name, changes: [], error: error instanceof Error ? error.message : String(error) };
             }

@@ -16,7 +16,7 @@ import type { ChangeReport, TargetReport } from "../report/report.ts";
 import { buildSources, discoverAll, errorMessage } from "../sources/source.ts";
 
 export interface TargetContext {
-  clients: () => KubeClients;
+  clients: () => Promise<KubeClients>;
   ownerId: string;
   dryRun: boolean;
   /** Shared by all targets of a run. */
@@ -55,7 +55,7 @@ export async function syncTarget(target: TargetConfig, context: TargetContext): 
     durationMs: 0,
   };
   try {
-    const clients = context.clients();
+    const clients = await context.clients();
     const [state, results] = await Promise.all([
       readTargetState(clients, target.namespace, target.service),
       discoverAll(buildSources(target.sources), context.signal),

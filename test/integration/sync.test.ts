@@ -280,7 +280,7 @@ describe("core sync against a real API server", () => {
   it("re-reads and retries when another writer changed the object between plan and apply (409)", async () => {
     const service = await createService("race");
     await sync([target("race")]);
-    const syncer = new ClusterConnections([{ name: "test", kubeconfig: cluster.kubeconfig }]).get("test");
+    const syncer = await new ClusterConnections([{ name: "test", kubeconfig: cluster.kubeconfig }]).get("test");
     const state = await readTargetState(syncer, NAMESPACE, "race");
     const serviceRef = { namespace: NAMESPACE, name: "race", uid: service.metadata?.uid, ownerId: "default", ports: [{ name: "http", port: PORT, protocol: "TCP" as const }] };
     const desired = publishedEndpoints(state.slices, state.endpoints).map((endpoint) => ({ ...endpoint, ready: endpoint.address !== BACKENDS[0] }));

@@ -341,12 +341,12 @@ describe("validateConfig: each problem names its path and the value found", () =
     {
       name: "kubeconfig and inCluster together",
       change: (c) => (c.clusters[0] = { name: "main", kubeconfig: "/etc/kubeconfig", inCluster: true }),
-      problems: ["clusters[0]: expected at most one of kubeconfig, kubeconfigData, inCluster; got kubeconfig and inCluster"],
+      problems: ["clusters[0]: expected at most one of kubeconfig, kubeconfigData, inCluster, eks, kubeconfigParameter, kubeconfigSecret; got kubeconfig and inCluster"],
     },
     {
       name: "context with inCluster",
       change: (c) => (c.clusters[0] = { name: "main", inCluster: true, context: "prod" }),
-      problems: ['clusters[0].context: a context needs a kubeconfig, not inCluster, got "prod"'],
+      problems: ['clusters[0].context: a context needs a kubeconfig, not inCluster or eks, got "prod"'],
     },
     {
       name: "inCluster false",

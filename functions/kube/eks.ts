@@ -1,0 +1,100 @@
+import { Sha256 } from "@aws-crypto/sha256-js";
+import { SignatureV4 } from "@smithy/signature-v4";
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smithy/types";
+
+const TOKEN_PREFIX = "k8s-aws-v1.";
+/** As the AWS CLI signs it; EKS itself accepts the token for 15 minutes from its signing time. */
+const PRESIGNED_URL_SECONDS = 60;
+/** Renewed well before EKS's 15 minutes run out, so a long run never holds an expired token. */
+export const TOKEN_REUSE_MS = 10 * 60_000;
+const QUERY_ORDER = [
+  "Action",
+  "Version",
+  "X-Amz-Algorithm",
+  "X-Amz-Credential",
+  "X-Amz-Date",
+  "X-Amz-Expires",
+  "X-Amz-SignedHeaders",
+  "X-Amz-Security-Token",
+  "X-Amz-Signature",
+];
+
+/**
+ * The bearer token EKS's authenticator accepts: a presigned STS GetCallerIdentity URL that signs the header
+ * `x-k8s-aws-id: <cluster>`, base64url without padding. Signed by the AWS SDK's own SigV4 signer.
+ */
+export async function eksToken(cluster: string, region: string, credentials: AwsCredentialIdentity, signingDate = new Date()): Promise<string> {
+  const hostname = `sts.${region}.amazonaws.com`;
+  const signer = new SignatureV4({ credentials, region, service: "sts", sha256: Sha256 });
+  const signed = await signer.presign(
+    { method: "GET", protocol: "https:", hostname, path: "/", headers: { host: hostname, "x-k8s-aws-id": cluster }, query: { Action: "GetCallerIdentity", Version: "2011-06-15" } },
+    { expiresIn: PRESIGNED_URL_SECONDS, signingDate },
+  );
+  const params = signed.query ?? {};
+  // The AWS CLI's order, so a token can be compared with its `aws eks get-token` byte for byte.
+  const query = [...QUERY_ORDER.filter((key) => key in params), ...Object.keys(params).filter((key) => !QUERY_ORDER.includes(key))]
+    .map((key) => `${encodeURIComponent(key)}=${encodeURIComponent(String(params[key]))}`)
+    .join("&");
+  return TOKEN_PREFIX + Buffer.from(`https://${hostname}/?${query}`).toString("base64url");
+}
+
+export interface EksCluster {
+  name: string;
+  region: string;
+  roleArn?: string;
+}
+
+export interface EksEndpoint {
+  server: string;
+  caData: string;
+}
+
+/** Endpoint and CA once per process; a token reused until TOKEN_REUSE_MS, then signed anew. */
+export class EksAccess {
+  readonly #cluster: EksCluster;
+  #endpoint: Promise<EksEndpoint> | undefined;
+  #credentials: AwsCredentialIdentityProvider | undefined;
+  #token: { value: string; signedAt: number } | undefined;
+
+  constructor(cluster: EksCluster) {
+    this.#cluster = cluster;
+  }
+
+  async endpoint(): Promise<EksEndpoint> {
+    this.#endpoint ??= this.#describe();
+    this.#endpoint.catch(() => (this.#endpoint = undefined));
+    return this.#endpoint;
+  }
+
+  /** A token and whether it is new since the last call (the caller rebuilds its clients then). */
+  async token(now = Date.now()): Promise<{ value: string; renewed: boolean }> {
+    if (this.#token && now - this.#token.signedAt < TOKEN_REUSE_MS) return { value: this.#token.value, renewed: false };
+    const credentials = await (await this.#credentialProvider())();
+    const value = await eksToken(this.#cluster.name, this.#cluster.region, credentials, new Date(now));
+    this.#token = { value, signedAt: now };
+    return { value, renewed: true };
+  }
+
+  async #describe(): Promise<EksEndpoint> {
+    // Loaded on first use: a config without EKS clusters never pays for the EKS client.
+    const { EKSClient, DescribeClusterCommand } = await import("@aws-sdk/client-eks");
+    const client = new EKSClient({ region: this.#cluster.region, credentials: await this.#credentialProvider() });
+    const { cluster } = await client.send(new DescribeClusterCommand({ name: this.#cluster.name }));
+    const server = cluster?.endpoint;
+    const caData = cluster?.certificateAuthority?.data;
+    if (!server || !caData) throw new Error(`EKS cluster ${this.#cluster.name} in ${this.#cluster.region} has no endpoint or CA yet (status ${cluster?.status})`);
+    return { server, caData };
+  }
+
+  async #credentialProvider(): Promise<AwsCredentialIdentityProvider> {
+    if (!this.#credentials) {
+      const { fromNodeProviderChain, fromTemporaryCredentials } = await import("@aws-sdk/credential-providers");
+      const { roleArn, region } = this.#cluster;
+      // The provider caches temporary credentials and renews them before they expire.
+      this.#credentials = roleArn
+        ? fromTemporaryCredentials({ params: { RoleArn: roleArn, RoleSessionName: "external-endpoint-syncer" }, clientConfig: { region } })
+        : fromNodeProviderChain();
+    }
+    return this.#credentials;
+  }
+}
