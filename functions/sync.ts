@@ -1,13 +1,13 @@
-import type { ScheduledEvent } from "aws-lambda";
+import type { Context, ScheduledEvent } from "aws-lambda";
 import { runSync } from "./engine/run.ts";
-import { logJson } from "./log.ts";
+import { publishRun, startInvocation } from "./observability.ts";
 import { functionRuntime, summarize } from "./runtime.ts";
 
-/** Scheduled: syncs every target, logs and returns a summary per target. */
-export async function handler(_event: ScheduledEvent) {
+/** Scheduled: syncs every target; logs, emits metrics and returns a summary per target. */
+export async function handler(_event: ScheduledEvent, context: Context) {
+  startInvocation(context);
   const { config, connections } = await functionRuntime();
-  const summary = summarize(await runSync(config, connections));
-  for (const target of summary.targets) logJson(target.status === "failed" ? "error" : "info", "target synced", target);
-  logJson(summary.ok ? "info" : "error", "sync finished", { ok: summary.ok, durationMs: summary.durationMs, pruned: summary.pruned });
-  return summary;
+  const report = await runSync(config, connections);
+  publishRun(report);
+  return summarize(report);
 }

@@ -1,10 +1,10 @@
 import { timingSafeEqual } from "node:crypto";
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-lambda";
 import { z } from "zod";
 import { describeIssues } from "./config/issues.ts";
 import { runSync, UnknownTargetError } from "./engine/run.ts";
 import { optionalEnv } from "./env.ts";
-import { logJson } from "./log.ts";
+import { logger, publishRun, startInvocation } from "./observability.ts";
 import { functionRuntime, summarize } from "./runtime.ts";
 
 const requestSchema = z.strictObject({
@@ -13,10 +13,11 @@ const requestSchema = z.strictObject({
 });
 
 /** POST /sync: `{targets?, dryRun?}`. Only names come from the request: hosts and addresses never do. */
-export async function handler(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
+export async function handler(event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> {
+  startInvocation(context);
   const refusal = authenticate(event);
   if (refusal) {
-    logJson("warn", "sync trigger refused", { reason: refusal });
+    logger.warn("sync trigger refused", { reason: refusal });
     return respond(401, { error: "unauthenticated", reason: refusal });
   }
   const body = parseBody(event.body);
@@ -24,9 +25,9 @@ export async function handler(event: APIGatewayProxyEvent): Promise<APIGatewayPr
 
   const { config, connections } = await functionRuntime();
   try {
-    const summary = summarize(await runSync(config, connections, body.request));
-    logJson(summary.ok ? "info" : "error", "triggered sync finished", { ok: summary.ok, targets: summary.targets.length, dryRun: summary.dryRun });
-    return respond(200, summary);
+    const report = await runSync(config, connections, body.request);
+    publishRun(report);
+    return respond(200, summarize(report));
   } catch (error) {
     if (error instanceof UnknownTargetError) return respond(404, { error: "unknown target", targets: error.names });
     throw error;

@@ -6,6 +6,7 @@ import { publishedEndpoints } from "../decide/published.ts";
 import { buildCheck, probeAll } from "../health/check.ts";
 import { applyChanges } from "../kube/apply.ts";
 import type { KubeClients } from "../kube/client.ts";
+import { describeEndpointChanges, recordServiceEvent } from "../kube/events.ts";
 import { readTargetState } from "../kube/read.ts";
 import type { Change } from "../plan/changes.ts";
 import { readMemory } from "../plan/memory.ts";
@@ -118,10 +119,14 @@ export async function syncTarget(target: TargetConfig, context: TargetContext): 
       endpointsTaken: claimed.foreign.some((object) => object.kind === "Endpoints"),
       takenSliceNames: claimed.foreign.flatMap((object) => (object.kind === "EndpointSlice" ? [object.name] : [])),
       memory: memoryTaken ? undefined : { next: decision.memory, existing: claimed.memory },
+      status: context.dryRun ? undefined : { now: new Date(), ...report.endpoints },
     });
     changes.push(...planned);
     report.changes = changes.map(describeChange);
-    if (!context.dryRun) await write(report, clients, planned, context.ownerId);
+    if (!context.dryRun) {
+      await write(report, clients, planned, context.ownerId);
+      await recordChangeEvent(report, clients, { namespace: target.namespace, name: target.service, uid: serviceUid });
+    }
     report.status = changes.length === 0 ? "unchanged" : context.dryRun ? "planned" : "synced";
   } catch (error) {
     report.status = "failed";
@@ -146,4 +151,16 @@ export function describeChange(change: Change): ChangeReport {
     name: change.object.metadata?.name ?? "",
     endpoints: change.endpoints,
   };
+}
+
+/** An Event on the Service when its endpoints changed; none when nothing did, so a busy schedule never floods it. */
+async function recordChangeEvent(report: TargetReport, clients: KubeClients, service: { namespace: string; name: string; uid?: string }): Promise<void> {
+  const changed = report.changes.filter((change) => change.kind === "EndpointSlice").flatMap((change) => change.endpoints);
+  const message = describeEndpointChanges(changed.length > 0 ? changed : report.changes.flatMap((change) => change.endpoints), report.endpoints);
+  if (!message) return;
+  try {
+    await recordServiceEvent(clients, service, { type: "Normal", reason: "EndpointsChanged", message });
+  } catch (error) {
+    report.warnings.push(errorMessage(error));
+  }
 }

@@ -5,6 +5,7 @@ import type { Change } from "./changes.ts";
 import { planEndpointSlices } from "./endpoint-slices.ts";
 import { planEndpoints } from "./endpoints.ts";
 import { planMemory } from "./memory.ts";
+import { planStatus, type SyncStatus } from "./status.ts";
 import type { ServiceRef } from "./owner.ts";
 
 export interface PlanInput {
@@ -21,13 +22,16 @@ export interface PlanInput {
   maxEndpointsPerSlice?: number;
   /** What to remember until the next run; undefined when a ConfigMap of someone else's holds our name. */
   memory?: { next: TargetMemory; existing: V1ConfigMap | undefined };
+  /** The heartbeat to stamp on our first slice; none in a dry run. */
+  status?: SyncStatus;
 }
 
 /** Pure: desired against existing, to the writes that close the gap. Nothing to change gives no changes. */
 export function planTarget(input: PlanInput): Change[] {
   const { service, publish, desired } = input;
+  const slices = planEndpointSlices(service, publish.endpointSlices ? desired : [], input.existingSlices, input.takenSliceNames, input.maxEndpointsPerSlice);
   return [
-    ...planEndpointSlices(service, publish.endpointSlices ? desired : [], input.existingSlices, input.takenSliceNames, input.maxEndpointsPerSlice),
+    ...(input.status ? planStatus(slices, input.existingSlices, input.status) : slices),
     ...(input.endpointsTaken ? [] : planEndpoints(service, publish.endpoints ? desired : undefined, input.existingEndpoints)),
     ...(input.memory ? planMemory(service, input.memory.next, input.memory.existing) : []),
   ];

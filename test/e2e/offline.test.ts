@@ -3,7 +3,8 @@
 //
 // Cases: POST /sync without credentials and with a wrong token is 401 and writes nothing; a bad body is 400
 // with the reason; an unknown target is 404; a good request syncs; a dry run writes nothing; the scheduled
-// function, invoked through the Lambda API, syncs every target and returns a summary per target.
+// function, invoked through the Lambda API, syncs every target, returns a summary per target, and logs JSON
+// lines and metrics (EMF) per target.
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { writeFile } from "node:fs/promises";
@@ -123,6 +124,11 @@ describe("the functions under serverless offline", () => {
     assert.equal(summary.ok, true, JSON.stringify(summary));
     assert.deepEqual(summary.targets.map((target) => [target.target, target.status]), [["alpha", "unchanged"], ["beta", "synced"]]);
     assert.equal((await ourSlices("beta"))[0]?.endpoints?.[0]?.addresses[0], "192.0.2.20");
-    assert.match(output, /"message":"target synced".*"target":"beta"/, "the function logs a JSON line per target");
+    assert.match(output, /"message":"target synced".*"function_request_id":"[^"]+".*"target":"beta"/, "a JSON line per target, with the invocation id");
+    const metricSets = output.split("\n").filter((line) => line.includes('"_aws"')).map((line) => JSON.parse(line.slice(line.indexOf("{"))) as Record<string, unknown>);
+    const beta = metricSets.find((set) => set.target === "beta" && "ReadyEndpoints" in set);
+    assert.ok(beta, "an embedded-metric-format set per target");
+    assert.equal(beta.ReadyEndpoints, 1);
+    assert.equal(beta.cluster, "local");
   });
 });

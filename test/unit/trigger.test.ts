@@ -2,8 +2,10 @@
 // and a request without one is refused before anything else happens. Offline is covered in test/e2e.
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import type { APIGatewayProxyEvent } from "aws-lambda";
+import type { APIGatewayProxyEvent, Context } from "aws-lambda";
 import { handler } from "../../functions/trigger.ts";
+
+const context = { awsRequestId: "invocation-1", functionName: "trigger", invokedFunctionArn: "arn:aws:lambda:eu-west-1:123456789012:function:trigger" } as Context;
 
 function event(body: string, userArn: string | null): APIGatewayProxyEvent {
   return { body, headers: {}, requestContext: { identity: { userArn } } } as unknown as APIGatewayProxyEvent;
@@ -22,13 +24,13 @@ describe("trigger handler, deployed", () => {
   });
 
   it("refuses a request that API Gateway did not attribute to an IAM caller", async () => {
-    const response = await handler({ ...event("{}", null), headers: { Authorization: "Bearer token" } });
+    const response = await handler({ ...event("{}", null), headers: { Authorization: "Bearer token" } }, context);
     assert.equal(response.statusCode, 401);
     assert.match(response.body, /no IAM caller/);
   });
 
   it("checks the body of a signed request before running anything", async () => {
-    const response = await handler(event(JSON.stringify({ dryRun: "yes" }), "arn:aws:iam::123456789012:user/ops"));
+    const response = await handler(event(JSON.stringify({ dryRun: "yes" }), "arn:aws:iam::123456789012:user/ops"), context);
     assert.equal(response.statusCode, 400);
     assert.deepEqual(JSON.parse(response.body).problems, ['dryRun: expected true or false, got "yes"']);
   });

@@ -1,0 +1,56 @@
+import { Logger } from "@aws-lambda-powertools/logger";
+import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
+import type { Context } from "aws-lambda";
+import type { RunReport } from "./report/report.ts";
+
+const SERVICE = "external-endpoint-syncer";
+
+/** JSON lines, each with the invocation id once `startInvocation` ran. Made once per cold start. */
+export const logger = new Logger({ serviceName: SERVICE });
+/** CloudWatch embedded metric format, one set per target. */
+export const metrics = new Metrics({ namespace: "ExternalEndpointSyncer", serviceName: SERVICE });
+
+export function startInvocation(context: Context): void {
+  logger.addContext(context);
+}
+
+/** One log line and one metric set per target, then the run's own line. Reports hold no secrets. */
+export function publishRun(report: RunReport): void {
+  for (const target of report.targets) {
+    const fields = {
+      target: target.target,
+      cluster: target.cluster,
+      service: `${target.namespace}/${target.service}`,
+      status: target.status,
+      ready: target.endpoints.ready,
+      notReady: target.endpoints.notReady,
+      changes: target.changes.length,
+      writes: target.writes,
+      durationMs: target.durationMs,
+      ...(target.error ? { error: target.error } : {}),
+    };
+    if (target.status === "failed") logger.error("target failed", fields);
+    else logger.info("target synced", fields);
+
+    metrics.addDimensions({ target: target.target, cluster: target.cluster });
+    metrics.addMetric("ReadyEndpoints", MetricUnit.Count, target.endpoints.ready);
+    metrics.addMetric("NotReadyEndpoints", MetricUnit.Count, target.endpoints.notReady);
+    metrics.addMetric("Writes", MetricUnit.Count, target.writes);
+    metrics.addMetric("SyncFailed", MetricUnit.Count, target.status === "failed" ? 1 : 0);
+    metrics.addMetric("SyncDuration", MetricUnit.Milliseconds, target.durationMs);
+    metrics.publishStoredMetrics();
+
+    const failures = new Map<string, number>();
+    for (const backend of target.backends) if (backend.status !== "pass") failures.set(backend.reason, (failures.get(backend.reason) ?? 0) + 1);
+    for (const [reason, count] of failures) {
+      metrics.addDimensions({ target: target.target, cluster: target.cluster, reason });
+      metrics.addMetric("ProbeFailures", MetricUnit.Count, count);
+      metrics.publishStoredMetrics();
+    }
+  }
+  const pruneErrors = report.pruned.filter((prune) => prune.error).map((prune) => ({ cluster: prune.cluster, error: prune.error }));
+  const pruned = report.pruned.flatMap((prune) => prune.changes.map((change) => `${prune.cluster}: ${change.kind} ${change.namespace}/${change.name}`));
+  const fields = { ok: report.ok, dryRun: report.dryRun, durationMs: report.durationMs, pruned, pruneErrors };
+  if (report.ok) logger.info("sync finished", fields);
+  else logger.error("sync finished", fields);
+}

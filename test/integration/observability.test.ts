@@ -1,0 +1,59 @@
+// What an operator sees in the cluster: an Event on the Service when its endpoints change (and none when
+// nothing did), and the status stamp on our EndpointSlice that `kubectl describe` shows.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { runSync } from "../../functions/engine/run.ts";
+import { ClusterConnections } from "../../functions/kube/client.ts";
+import { ENDPOINT_COUNTS, LAST_SYNC } from "../../functions/plan/status.ts";
+import { selectorlessService, startTestCluster, testConfig, type TestCluster } from "../harness/cluster.ts";
+
+const NAMESPACE = "ees-obs";
+let cluster: TestCluster;
+
+before(async () => {
+  cluster = await startTestCluster([NAMESPACE]);
+  await cluster.admin.core.createNamespacedService({ namespace: NAMESPACE, body: selectorlessService(NAMESPACE, "api", [{ name: "https", port: 443 }]) });
+});
+after(() => cluster?.stop());
+
+// Never probed (check: none): the addresses only have to be valid.
+const sync = (addresses: string[]) => {
+  const config = testConfig({
+    clusters: [{ name: "test", kubeconfig: cluster.kubeconfig }],
+    targets: [{ name: "api", cluster: "test", namespace: NAMESPACE, service: "api", ports: [{ name: "https", port: 443 }], sources: [{ static: addresses.map((address) => ({ address })) }], check: { none: {} } }],
+  });
+  return runSync(config, new ClusterConnections(config.clusters));
+};
+
+async function serviceEvents() {
+  const list = await cluster.admin.core.listNamespacedEvent({ namespace: NAMESPACE, fieldSelector: "involvedObject.kind=Service,involvedObject.name=api" });
+  return list.items;
+}
+
+describe("events and status", () => {
+  it("records an Event on the Service when endpoints change, and none when nothing changed", async () => {
+    const first = await sync(["192.0.2.31", "192.0.2.32"]);
+    assert.equal(first.ok, true, first.targets[0]!.error);
+    const events = await serviceEvents();
+    assert.deepEqual(events.map((event) => [event.type, event.reason, event.message]), [["Normal", "EndpointsChanged", "2 ready, 0 not ready: 192.0.2.31 added, 192.0.2.32 added"]]);
+    assert.equal(events[0]!.involvedObject.uid, (await cluster.admin.core.readNamespacedService({ namespace: NAMESPACE, name: "api" })).metadata?.uid);
+
+    const mark = await cluster.auditMark();
+    await sync(["192.0.2.31", "192.0.2.32"]);
+    assert.equal((await serviceEvents()).length, 1, "no Event for a sync that changed nothing");
+    assert.deepEqual(await cluster.syncerWritesSince(mark), []);
+
+    await sync(["192.0.2.31"]);
+    const messages = (await serviceEvents()).map((event) => event.message).sort();
+    assert.deepEqual(messages, ["1 ready, 0 not ready: 192.0.2.32 removed", "2 ready, 0 not ready: 192.0.2.31 added, 192.0.2.32 added"]);
+  });
+
+  it("stamps the last sync time and the counts on our EndpointSlice", async () => {
+    const before = Date.now();
+    await sync(["192.0.2.31", "192.0.2.33"]);
+    const slices = await cluster.admin.discovery.listNamespacedEndpointSlice({ namespace: NAMESPACE, labelSelector: "kubernetes.io/service-name=api" });
+    const annotations = slices.items[0]?.metadata?.annotations ?? {};
+    assert.equal(annotations[ENDPOINT_COUNTS], "2 ready, 0 not ready");
+    assert.ok(Date.parse(annotations[LAST_SYNC] ?? "") >= before - 1000, annotations[LAST_SYNC]);
+  });
+});
