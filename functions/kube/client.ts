@@ -1,4 +1,4 @@
-import { CoreV1Api, DiscoveryV1Api, KubeConfig } from "@kubernetes/client-node";
+import { CoreV1Api, createConfiguration, DiscoveryV1Api, KubeConfig, type RequestContext, type ResponseContext, ServerConfiguration } from "@kubernetes/client-node";
 import type { ClusterConfig } from "../config/schema.ts";
 import { EksAccess } from "./eks.ts";
 import { readStoredKubeconfig } from "./stored-kubeconfig.ts";
@@ -9,13 +9,31 @@ export interface KubeClients {
   discovery: DiscoveryV1Api;
 }
 
+/** A cluster that stops answering fails its own targets within this, instead of hanging the run. */
+export const REQUEST_TIMEOUT_MS = 10_000;
+
+const requestTimeout = {
+  pre: async (request: RequestContext) => {
+    request.setSignal(AbortSignal.timeout(REQUEST_TIMEOUT_MS));
+    return request;
+  },
+  post: async (response: ResponseContext) => response,
+};
+
 function clientsFor(name: string, config: KubeConfig, context?: string): KubeClients {
   if (context !== undefined) {
     if (!config.getContextObject(context)) throw new Error(`cluster ${name}: no context ${JSON.stringify(context)} in its kubeconfig`);
     config.setCurrentContext(context);
   }
-  if (!config.getCurrentCluster()) throw new Error(`cluster ${name}: its kubeconfig names no current cluster`);
-  return { cluster: name, core: config.makeApiClient(CoreV1Api), discovery: config.makeApiClient(DiscoveryV1Api) };
+  const cluster = config.getCurrentCluster();
+  if (!cluster) throw new Error(`cluster ${name}: its kubeconfig names no current cluster`);
+  // As KubeConfig.makeApiClient does, plus a deadline on every request.
+  const configuration = createConfiguration({
+    baseServer: new ServerConfiguration(cluster.server, {}),
+    authMethods: { default: config },
+    promiseMiddleware: [requestTimeout],
+  });
+  return { cluster: name, core: new CoreV1Api(configuration), discovery: new DiscoveryV1Api(configuration) };
 }
 
 /** Clients from a kubeconfig at hand. A cluster entry with no source of its own uses KUBECONFIG or ~/.kube/config. */

@@ -5,10 +5,18 @@ export class KubeApiError extends Error {
   readonly status: number | undefined;
   constructor(action: string, cause: unknown) {
     const status = cause instanceof ApiException ? cause.code : undefined;
-    super(`${action}: ${status ? `HTTP ${status} ${statusMessage(cause as ApiException<unknown>)}` : cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    super(`${action}: ${status ? `HTTP ${status} ${statusMessage(cause as ApiException<unknown>)}` : transportMessage(cause)}`, { cause });
     this.name = "KubeApiError";
     this.status = status;
   }
+}
+
+/** Why no answer came: fetch hides the socket error (ECONNREFUSED...) in its cause. */
+function transportMessage(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  if (error.name === "TimeoutError") return "no answer from the API server in time";
+  const cause = error.cause as (NodeJS.ErrnoException & { address?: string; port?: number }) | undefined;
+  return cause?.code ? `${error.message} (${cause.code}${cause.address ? ` ${cause.address}:${cause.port}` : ""})` : error.message;
 }
 
 /** The Status message the API server sent, without the response headers client-node puts in its message. */

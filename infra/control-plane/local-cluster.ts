@@ -56,7 +56,11 @@ export async function ensureControlPlaneBinaries(): Promise<string> {
   const build = spawn("bash", [BUILD_SCRIPT], { stdio: ["ignore", "pipe", "inherit"] });
   let stdout = "";
   build.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-  const { code, signal } = await exitOf(build);
+  // "close", not "exit": only then has all of its stdout been read.
+  const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    build.once("close", (exitCode, exitSignal) => resolve({ code: exitCode, signal: exitSignal }));
+    build.once("error", () => resolve({ code: build.exitCode, signal: build.signalCode }));
+  });
   if (code !== 0) throw new Error(`${BUILD_SCRIPT} failed (code ${code}, signal ${signal}); its output is above`);
   const binDir = stdout.trim().split("\n").at(-1);
   if (!binDir) throw new Error(`${BUILD_SCRIPT} printed no bin directory`);
