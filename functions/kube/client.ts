@@ -1,4 +1,5 @@
-import { CoreV1Api, createConfiguration, DiscoveryV1Api, KubeConfig, type RequestContext, type ResponseContext, ServerConfiguration } from "@kubernetes/client-node";
+import type { RequestContext, ResponseContext } from "@kubernetes/client-node";
+import { CoreV1Api, createConfiguration, DiscoveryV1Api, KubeConfig, ServerConfiguration } from "./client-node.ts";
 import type { ClusterConfig } from "../config/schema.ts";
 import { EksAccess } from "./eks.ts";
 import { readStoredKubeconfig } from "./stored-kubeconfig.ts";

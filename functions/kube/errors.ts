@@ -1,4 +1,4 @@
-import { ApiException } from "@kubernetes/client-node";
+import { ApiException } from "./client-node.ts";
 
 /** An API call that failed, named by what it did to which object. */
 export class KubeApiError extends Error {
