@@ -1,6 +1,7 @@
-import { loadConfig } from "./config/load.ts";
+import { readParameter } from "./aws/stored-text.ts";
+import { loadConfig, parseConfig } from "./config/load.ts";
 import type { Config } from "./config/schema.ts";
-import { requireEnv } from "./env.ts";
+import { EnvError, optionalEnv, requireEnv } from "./env.ts";
 import { ClusterConnections } from "./kube/client.ts";
 import type { RunReport } from "./report/report.ts";
 
@@ -11,12 +12,21 @@ export interface Runtime {
 
 let ready: Promise<Runtime> | undefined;
 
-/** The functions' config and clients, made once per cold start from the file EES_CONFIG names. */
+/** The functions' config and clients, made once per cold start. */
 export function functionRuntime(): Promise<Runtime> {
-  ready ??= loadConfig(requireEnv("EES_CONFIG")).then((config) => ({ config, connections: new ClusterConnections(config.clusters) }));
+  ready ??= loadFunctionConfig().then((config) => ({ config, connections: new ClusterConnections(config.clusters) }));
   // A config that failed to load is read again next time, not cached as broken.
   ready.catch(() => (ready = undefined));
   return ready;
+}
+
+/** The bundled file EES_CONFIG names, or the SSM parameter EES_CONFIG_PARAMETER names when set. */
+async function loadFunctionConfig(): Promise<Config> {
+  const parameter = optionalEnv("EES_CONFIG_PARAMETER");
+  if (!parameter) return loadConfig(requireEnv("EES_CONFIG"));
+  const text = await readParameter(parameter);
+  if (!text) throw new EnvError("EES_CONFIG_PARAMETER", `names SSM parameter ${parameter}, which is empty`);
+  return parseConfig(text, `SSM parameter ${parameter}`);
 }
 
 /** One line per target: what the functions return and log. */

@@ -1,5 +1,6 @@
-import type { ClusterConfig } from "../config/schema.ts";
 import { parseDocument } from "yaml";
+import { readParameter, readSecret } from "../aws/stored-text.ts";
+import type { ClusterConfig } from "../config/schema.ts";
 
 /**
  * A kubeconfig kept in SSM Parameter Store (SecureString) or Secrets Manager. Its text is a secret: no
@@ -11,7 +12,9 @@ export async function readStoredKubeconfig(cluster: ClusterConfig): Promise<stri
     : `Secrets Manager secret ${cluster.kubeconfigSecret?.id}`;
   let text: string | undefined;
   try {
-    text = cluster.kubeconfigParameter ? await readParameter(cluster.kubeconfigParameter) : await readSecret(cluster.kubeconfigSecret!);
+    text = cluster.kubeconfigParameter
+      ? await readParameter(cluster.kubeconfigParameter.name, cluster.kubeconfigParameter.region)
+      : await readSecret(cluster.kubeconfigSecret!.id, cluster.kubeconfigSecret!.region);
   } catch (error) {
     // AWS errors name the parameter and the reason (AccessDenied, ParameterNotFound), never its value.
     throw new Error(`cluster ${cluster.name}: cannot read the kubeconfig from ${where}: ${(error as Error).name}: ${(error as Error).message}`);
@@ -22,17 +25,4 @@ export async function readStoredKubeconfig(cluster: ClusterConfig): Promise<stri
     throw new Error(`cluster ${cluster.name}: ${where} does not hold a kubeconfig (not a YAML mapping)`);
   }
   return text;
-}
-
-async function readParameter({ name, region }: { name: string; region: string }): Promise<string | undefined> {
-  // Loaded on first use: configs without stored kubeconfigs never load these clients.
-  const { SSMClient, GetParameterCommand } = await import("@aws-sdk/client-ssm");
-  const response = await new SSMClient({ region }).send(new GetParameterCommand({ Name: name, WithDecryption: true }));
-  return response.Parameter?.Value;
-}
-
-async function readSecret({ id, region }: { id: string; region: string }): Promise<string | undefined> {
-  const { SecretsManagerClient, GetSecretValueCommand } = await import("@aws-sdk/client-secrets-manager");
-  const response = await new SecretsManagerClient({ region }).send(new GetSecretValueCommand({ SecretId: id }));
-  return response.SecretString;
 }

@@ -1,0 +1,14 @@
+// Text kept in SSM Parameter Store or Secrets Manager. The clients load on first use: configs that keep
+// nothing there never pay for them.
+
+export async function readParameter(name: string, region?: string): Promise<string | undefined> {
+  const { SSMClient, GetParameterCommand } = await import("@aws-sdk/client-ssm");
+  const response = await new SSMClient({ region }).send(new GetParameterCommand({ Name: name, WithDecryption: true }));
+  return response.Parameter?.Value;
+}
+
+export async function readSecret(id: string, region: string): Promise<string | undefined> {
+  const { SecretsManagerClient, GetSecretValueCommand } = await import("@aws-sdk/client-secrets-manager");
+  const response = await new SecretsManagerClient({ region }).send(new GetSecretValueCommand({ SecretId: id }));
+  return response.SecretString;
+}

@@ -1,0 +1,70 @@
+// `serverless package` as a deployment pipeline runs it: no AWS credentials, no network. One bundle per
+// function, and IAM statements that are exactly what the config needs, read from the CloudFormation template.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, readdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { before, describe, it } from "node:test";
+import { promisify } from "node:util";
+
+const ROOT = join(import.meta.dirname, "../..");
+let template: { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+let packageDir: string;
+
+before(async () => {
+  packageDir = await mkdtemp(join(tmpdir(), "ees-package-"));
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("AWS_")));
+  await promisify(execFile)(
+    join(ROOT, "node_modules/.bin/sls"),
+    ["package", "--package", packageDir, "--stage", "prod", "--param", "configFile=test/fixtures/aws-everything.yaml", "--param", "configParameter=/ees/config"],
+    { cwd: ROOT, env: { ...env, HOME: packageDir } },
+  );
+  template = JSON.parse(await readFile(join(packageDir, "cloudformation-template-update-stack.json"), "utf8"));
+});
+
+const sub = (text: string) => ({ "Fn::Sub": text });
+
+describe("serverless package", () => {
+  it("makes one bundle per function, each holding its handler and the config", async () => {
+    const zips = (await readdir(packageDir)).filter((name) => name.endsWith(".zip")).sort();
+    assert.deepEqual(zips, ["sync.zip", "trigger.zip"]);
+    const functions = Object.values(template.Resources).filter((resource) => resource.Type === "AWS::Lambda::Function");
+    assert.deepEqual(functions.map((fn) => [fn.Properties.Handler, fn.Properties.Runtime]).sort(), [
+      ["functions/sync.handler", "nodejs22.x"],
+      ["functions/trigger.handler", "nodejs22.x"],
+    ]);
+    for (const fn of functions) {
+      const variables = (fn.Properties.Environment as { Variables: Record<string, string> }).Variables;
+      assert.equal(variables.EES_CONFIG, "test/fixtures/aws-everything.yaml");
+      assert.equal(variables.EES_CONFIG_PARAMETER, "/ees/config");
+    }
+  });
+
+  it("grants exactly the AWS actions the config uses, on the resources it names", () => {
+    const role = template.Resources.IamRoleLambdaExecution!;
+    const statements = (role.Properties.Policies as { PolicyDocument: { Statement: { Action: string[] }[] } }[])[0]!.PolicyDocument.Statement as { Action: string[] }[];
+    const ours = statements.filter((statement) => !statement.Action.every((action) => action.startsWith("logs:")));
+    assert.deepEqual(ours, [
+      { Effect: "Allow", Action: ["eks:DescribeCluster"], Resource: [sub("arn:${AWS::Partition}:eks:eu-west-1:${AWS::AccountId}:cluster/prod")] },
+      {
+        Effect: "Allow",
+        Action: ["ssm:GetParameter"],
+        Resource: [
+          sub("arn:${AWS::Partition}:ssm:eu-west-1:${AWS::AccountId}:parameter/ees/config"),
+          sub("arn:${AWS::Partition}:ssm:eu-west-1:${AWS::AccountId}:parameter/ees/onprem/kubeconfig"),
+        ],
+      },
+      { Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: [sub("arn:${AWS::Partition}:secretsmanager:eu-central-1:${AWS::AccountId}:secret:ees/lab-kubeconfig-??????")] },
+      // The framework writes a one-string resource list as the string.
+      { Effect: "Allow", Action: ["sts:AssumeRole"], Resource: "arn:aws:iam::210987654321:role/ees-partner" },
+    ]);
+    // Besides ours, only the framework's own log statements.
+    assert.deepEqual(statements.filter((statement) => !(ours as unknown[]).includes(statement)).flatMap((statement) => statement.Action).sort(), [
+      "logs:CreateLogGroup",
+      "logs:CreateLogStream",
+      "logs:PutLogEvents",
+      "logs:TagResource",
+    ]);
+  });
+});
