@@ -2,6 +2,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { Context } from "aws-lambda";
 import type { RunReport } from "./report/report.ts";
+import { summarizeTarget } from "./report/summary.ts";
 
 const SERVICE = "external-endpoint-syncer";
 
@@ -17,18 +18,7 @@ export function startInvocation(context: Context): void {
 /** One log line and one metric set per target, then the run's own line. Reports hold no secrets. */
 export function publishRun(report: RunReport): void {
   for (const target of report.targets) {
-    const fields = {
-      target: target.target,
-      cluster: target.cluster,
-      service: `${target.namespace}/${target.service}`,
-      status: target.status,
-      ready: target.endpoints.ready,
-      notReady: target.endpoints.notReady,
-      changes: target.changes.length,
-      writes: target.writes,
-      durationMs: target.durationMs,
-      ...(target.error ? { error: target.error } : {}),
-    };
+    const fields = { ...summarizeTarget(target), durationMs: target.durationMs };
     if (target.status === "failed") logger.error("target failed", fields);
     else logger.info("target synced", fields);
 
@@ -36,6 +26,7 @@ export function publishRun(report: RunReport): void {
     metrics.addMetric("ReadyEndpoints", MetricUnit.Count, target.endpoints.ready);
     metrics.addMetric("NotReadyEndpoints", MetricUnit.Count, target.endpoints.notReady);
     metrics.addMetric("Writes", MetricUnit.Count, target.writes);
+    metrics.addMetric("GuardTrips", MetricUnit.Count, target.guards.length);
     metrics.addMetric("SyncFailed", MetricUnit.Count, target.status === "failed" ? 1 : 0);
     metrics.addMetric("SyncDuration", MetricUnit.Milliseconds, target.durationMs);
     metrics.publishStoredMetrics();

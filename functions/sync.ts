@@ -1,13 +1,14 @@
 import type { Context, ScheduledEvent } from "aws-lambda";
 import { runSync } from "./engine/run.ts";
 import { publishRun, startInvocation } from "./observability.ts";
-import { functionRuntime, summarize } from "./runtime.ts";
+import { summarize } from "./report/summary.ts";
+import { functionRuntime } from "./runtime.ts";
 
 /** Scheduled: syncs every target; logs, emits metrics and returns a summary per target. */
 export async function handler(_event: ScheduledEvent, context: Context) {
   startInvocation(context);
   const { config, connections } = await functionRuntime();
-  const report = await runSync(config, connections);
+  const report = await runSync(config, connections, { fastDetection: true });
   publishRun(report);
   return summarize(report);
 }

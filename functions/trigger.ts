@@ -1,11 +1,12 @@
 import { timingSafeEqual } from "node:crypto";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-lambda";
-import { z } from "zod";
+import * as z from "zod";
 import { describeIssues } from "./config/issues.ts";
 import { runSync, UnknownTargetError } from "./engine/run.ts";
 import { optionalEnv } from "./env.ts";
 import { logger, publishRun, startInvocation } from "./observability.ts";
-import { functionRuntime, summarize } from "./runtime.ts";
+import { summarize } from "./report/summary.ts";
+import { functionRuntime } from "./runtime.ts";
 
 const requestSchema = z.strictObject({
   targets: z.array(z.string().min(1), { error: "expected a list of target names" }).min(1, { error: "expected at least one target name" }).optional(),

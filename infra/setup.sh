@@ -17,4 +17,8 @@ fi
 # The AWS CLI (v1, from PyPI) presigns EKS tokens without any network: the reference for ours.
 python3 -c 'import awscli' 2>/dev/null || python3 -m pip install -q 'awscli==1.46.3'
 
+# moto's server stands in for EC2, Route 53 and STS in the tests and the discovery benchmark (test/harness/moto.ts).
+python3 -c 'import sys, moto, moto.server; sys.exit(tuple(int(part) for part in moto.__version__.split(".")[:3]) < (5, 2, 5))' 2>/dev/null \
+  || python3 -m pip install -q 'moto[server]==5.2.5'
+
 bash infra/control-plane/build.sh >/dev/null

@@ -2,13 +2,13 @@
 // nothing there never pay for them.
 
 export async function readParameter(name: string, region?: string): Promise<string | undefined> {
-  const { SSMClient, GetParameterCommand } = await import("@aws-sdk/client-ssm");
+  const { SSMClient, GetParameterCommand } = await import("./sdk-ssm.ts");
   const response = await new SSMClient({ region }).send(new GetParameterCommand({ Name: name, WithDecryption: true }));
   return response.Parameter?.Value;
 }
 
 export async function readSecret(id: string, region: string): Promise<string | undefined> {
-  const { SecretsManagerClient, GetSecretValueCommand } = await import("@aws-sdk/client-secrets-manager");
+  const { SecretsManagerClient, GetSecretValueCommand } = await import("./sdk-secrets-manager.ts");
   const response = await new SecretsManagerClient({ region }).send(new GetSecretValueCommand({ SecretId: id }));
   return response.SecretString;
 }

@@ -2,10 +2,20 @@ import type { z } from "zod";
 
 /** Each problem as `targets[2].ports[0].port: expected 1-65535, got 70000`. */
 export function describeIssues(error: z.ZodError, input: unknown): string[] {
-  return error.issues.map((issue) => describeIssue(issue, input));
+  return error.issues.flatMap((issue) => describeIssue(issue, input));
 }
 
-function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
+function describeIssue(issue: z.core.$ZodIssue, input: unknown): string[] {
+  if (issue.code === "invalid_union") {
+    // When the value has the type of just one branch (an object where a check or a list of checks may
+    // stand), that branch's problems say what is wrong; "matches no branch" would not.
+    const typed = issue.errors.filter((branch) => !branch.every((inner) => inner.code === "invalid_type" && inner.path.length === 0));
+    if (typed.length === 1) return typed[0]!.flatMap((inner) => describeIssue({ ...inner, path: [...issue.path, ...inner.path] }, input));
+  }
+  return [describeOne(issue, input)];
+}
+
+function describeOne(issue: z.core.$ZodIssue, input: unknown): string {
   const path = formatPath(issue.path) || "(top level)";
   if (issue.code === "unrecognized_keys") {
     return `${path}: unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((key) => JSON.stringify(key)).join(", ")}`;

@@ -3,7 +3,7 @@ import { homedir } from "node:os";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { parseDocument } from "yaml";
 import { describeIssues } from "./issues.ts";
-import { configSchema, type Config } from "./schema.ts";
+import { configSchema, type CheckConfig, type Config, type TargetConfig } from "./schema.ts";
 
 /** A config that cannot run. Lists every problem, each naming the path and the value. */
 export class ConfigError extends Error {
@@ -47,7 +47,24 @@ export async function loadConfig(path: string): Promise<Config> {
     clusters: config.clusters.map((cluster) =>
       cluster.kubeconfig === undefined ? cluster : { ...cluster, kubeconfig: resolvePath(cluster.kubeconfig, base) },
     ),
+    targets: config.targets.map((target) => ({ ...target, check: resolveCheckFiles(target.check, base) })),
   };
+}
+
+const TLS_FILES = ["caFile", "certFile", "keyFile"] as const;
+
+/** A check's CA, certificate and key paths, like kubeconfig paths, are relative to the config file. */
+function resolveCheckFiles(check: TargetConfig["check"], base: string): TargetConfig["check"] {
+  const resolveIn = <T extends object | undefined>(options: T): T => {
+    if (options === undefined) return options;
+    const resolved: Record<string, unknown> = { ...options };
+    for (const key of TLS_FILES) if (typeof resolved[key] === "string") resolved[key] = resolvePath(resolved[key], base);
+    if (typeof resolved.tls === "object" && resolved.tls !== null) resolved.tls = resolveIn(resolved.tls);
+    return resolved as T;
+  };
+  const resolveOne = (one: CheckConfig): CheckConfig =>
+    Object.fromEntries(Object.entries(one).map(([kind, options]) => [kind, resolveIn(options as object | undefined)])) as CheckConfig;
+  return Array.isArray(check) ? check.map(resolveOne) : resolveOne(check);
 }
 
 function resolvePath(path: string, base: string): string {

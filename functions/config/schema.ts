@@ -1,5 +1,5 @@
 import { isIP } from "node:net";
-import { z } from "zod";
+import * as z from "zod";
 
 // Kubernetes name rules, so a bad name fails here and not as a 422 halfway through a run.
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -97,18 +97,160 @@ export const staticEntrySchema = z
     }
   });
 
+// A record name as DNS has it: any case, underscores (_etcd._tcp), a leading wildcard, an optional final dot.
+const RECORD_NAME = /^(\*\.)?([A-Za-z0-9_]([-A-Za-z0-9_]*[A-Za-z0-9_])?\.)*[A-Za-z0-9_]([-A-Za-z0-9_]*[A-Za-z0-9_])?\.?$/;
+const recordName = z
+  .string({ error: "expected a DNS name" })
+  .max(254, { error: "expected at most 253 characters" })
+  .regex(RECORD_NAME, { error: "expected a DNS name (letters, digits, '-', '_' and '.')" });
+
+/** What every AWS source shares: where its calls go and as whom. */
+const awsAccess = {
+  /** Assume this role for the source's calls: another account's instances or zones. */
+  role: z
+    .strictObject({
+      arn: roleArn,
+      externalId: z.string().regex(/^[\w+=,.@:\/-]{2,1224}$/, { error: "expected 2-1224 characters of letters, digits and +=,.@:/-_" }).optional(),
+    })
+    .optional(),
+  /** Send the source's AWS calls (STS included) to this URL instead of AWS: for moto or LocalStack. */
+  endpoint: z.url({ protocol: /^https?$/, error: "expected an http or https URL" }).optional(),
+  /** One AWS request's limit; the SDK retries throttling, 5xx and timeouts before the source fails. */
+  timeoutMs: timeoutMs.default(10_000),
+};
+
+/** A filter value or several (matched as any of them), as DescribeInstances takes them. */
+const filterValues = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)], { error: "expected a value or a list of values" });
+
+export const ec2SourceSchema = z
+  .strictObject({
+    regions: z.array(awsRegion).min(1, { error: "expected at least one region" }),
+    /** Short for `filters: { "tag:KEY": VALUE }`. */
+    tags: z.record(z.string().min(1).max(128), filterValues).optional(),
+    /** DescribeInstances filters, by name. Default instance-state-name: running, stopping, shutting-down. */
+    filters: z.record(z.string().min(1), filterValues).optional(),
+    address: z.enum(["privateIPv4", "publicIPv4", "primaryIPv6", "allIPv6"], { error: "expected privateIPv4, publicIPv4, primaryIPv6 or allIPv6" }).default("privateIPv4"),
+    /** Take the address from the network interface attached at this device index, not the primary one. */
+    deviceIndex: z.int().min(0, { error: "expected 0 or more" }).max(31, { error: "expected at most 31" }).optional(),
+    /** The backends' port, in place of the target's. */
+    port: port.optional(),
+    /** Read each instance's port from this tag. */
+    portTag: z.string().min(1).max(128).optional(),
+    ...awsAccess,
+  })
+  .superRefine((source, ctx) => {
+    if (source.tags === undefined && source.filters === undefined) {
+      ctx.addIssue({ code: "custom", message: "expected tags or filters: without them every instance of the regions would be a backend" });
+    }
+    if (source.port !== undefined && source.portTag !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["portTag"], input: source.portTag, message: "expected port or portTag, not both" });
+    }
+    for (const key of Object.keys(source.tags ?? {})) {
+      if (source.filters?.[`tag:${key}`] !== undefined) {
+        ctx.addIssue({ code: "custom", path: ["tags", key], message: `tag ${JSON.stringify(key)} is also given as filter "tag:${key}": keep one` });
+      }
+    }
+  });
+
+export const route53SourceSchema = z
+  .strictObject({
+    zoneId: z.string().regex(/^(\/hostedzone\/)?[A-Z0-9]{1,32}$/, { error: "expected a hosted zone id such as Z0123456789ABC" }).optional(),
+    /** Looked up with ListHostedZonesByName; must name exactly one zone (a public and a private zone of one name: give zoneId). */
+    zoneName: recordName.optional(),
+    /** The record name whose A/AAAA sets (weighted, multivalue, failover and simple alike) are the backends. */
+    name: recordName,
+    types: z.array(z.enum(["A", "AAAA"], { error: "expected A or AAAA" })).min(1).default(["A", "AAAA"]),
+    /** Count each set's Route 53 health check as one more signal: an unhealthy one is never published ready. */
+    healthChecks: z.boolean().default(false),
+    ...awsAccess,
+  })
+  .superRefine(exactlyOne(["zoneId", "zoneName"], "hosted zone"))
+  .superRefine((source, ctx) => {
+    const bare = (name: string) => name.toLowerCase().replace(/\.$/, "");
+    const [name, zone] = [bare(source.name), source.zoneName && bare(source.zoneName)];
+    if (zone && name !== zone && !name.endsWith(`.${zone}`)) {
+      ctx.addIssue({ code: "custom", path: ["name"], input: source.name, message: `expected a name in zone ${source.zoneName}` });
+    }
+  });
+
+export const dnsSourceSchema = z
+  .strictObject({
+    name: recordName,
+    /** SRV gives each target's port (and stands alone); its targets are resolved for A and AAAA. */
+    types: z
+      .array(z.enum(["A", "AAAA", "SRV"], { error: "expected A, AAAA or SRV" }))
+      .min(1)
+      .default(["A", "AAAA"])
+      .refine((types) => !types.includes("SRV") || types.length === 1, { error: "SRV stands alone: its targets are resolved for A and AAAA" }),
+    /** A DNS server (`10.0.0.2`, `10.0.0.2:5353`, `[fd00::53]:53`) instead of the system's (/etc/resolv.conf). */
+    server: z
+      .string()
+      .refine((value) => isIP(value) !== 0 || /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/.test(value), { error: "expected an IP address, with :port if not 53" })
+      .optional(),
+    /** One try's limit; a name is tried twice before the source fails. */
+    timeoutMs: timeoutMs.default(2000),
+  });
+
 export const sourceSchema = z
   .strictObject({
     name: dnsLabel.optional(),
     static: z.array(staticEntrySchema).min(1, { error: "expected at least one entry" }).optional(),
+    ec2: ec2SourceSchema.optional(),
+    route53: route53SourceSchema.optional(),
+    dns: dnsSourceSchema.optional(),
   })
-  .superRefine(exactlyOne(["static"], "source kind"));
+  .superRefine(exactlyOne(["static", "ec2", "route53", "dns"], "source kind"));
 
-const tcpCheckSchema = z.strictObject({
+/** A limit in milliseconds on every check; `connectTimeoutMs` bounds the TCP (and TLS) connection alone. */
+const checkTiming = {
   /** Probe this port instead of the target's first port. */
   port: port.optional(),
+  /** The whole attempt: connection, handshake, request and answer. */
   timeoutMs: timeoutMs.default(2000),
-});
+  /** Default: half of timeoutMs, so black-holed backends free their slot early (see README, Health checks). */
+  connectTimeoutMs: timeoutMs.optional(),
+};
+
+function connectWithinTotal(check: { timeoutMs: number; connectTimeoutMs?: number | undefined }, ctx: z.RefinementCtx) {
+  if (check.connectTimeoutMs !== undefined && check.connectTimeoutMs > check.timeoutMs) {
+    ctx.addIssue({ code: "custom", path: ["connectTimeoutMs"], input: check.connectTimeoutMs, message: `expected at most timeoutMs (${check.timeoutMs})` });
+  }
+}
+
+const filePath = z.string({ error: "expected a file path" }).min(1, { error: "expected a file path" });
+// Never a rule that could fail on the text itself: the problem list shows the value, and a key is a secret.
+const pemText = z.string({ error: "expected PEM text" }).min(1, { error: "expected PEM text" });
+
+/** How a check verifies the backend, and proves itself to it (mTLS). Paths are relative to the config file. */
+const tlsFields = {
+  /** CA bundle that signs the backends' certificates; default: Node's bundled public roots. */
+  caFile: filePath.optional(),
+  caPem: pemText.optional(),
+  /** Client certificate and key, for backends that ask for one (mTLS). */
+  certFile: filePath.optional(),
+  certPem: pemText.optional(),
+  keyFile: filePath.optional(),
+  keyPem: pemText.optional(),
+  /** Sent as SNI and required in the certificate; default: the backend's address. */
+  serverName: dnsSubdomain.optional(),
+  /** Accept any certificate. Only ever on purpose. */
+  insecureSkipVerify: z.boolean().default(false),
+};
+
+type TlsFields = { [key in "caFile" | "caPem" | "certFile" | "certPem" | "keyFile" | "keyPem"]?: string | undefined } & { insecureSkipVerify: boolean };
+
+function tlsConsistent(tls: TlsFields, ctx: z.RefinementCtx) {
+  for (const [file, pem] of [["caFile", "caPem"], ["certFile", "certPem"], ["keyFile", "keyPem"]] as const) {
+    // Reported at the file's path: the problem list shows the value there, and a PEM key must never show.
+    if (tls[file] !== undefined && tls[pem] !== undefined) ctx.addIssue({ code: "custom", path: [file], message: `expected ${file} or ${pem}, not both` });
+  }
+  const hasCert = tls.certFile !== undefined || tls.certPem !== undefined;
+  const hasKey = tls.keyFile !== undefined || tls.keyPem !== undefined;
+  if (hasCert !== hasKey) ctx.addIssue({ code: "custom", path: [hasCert ? "keyFile" : "certFile"], message: "a client certificate needs its key, and a key its certificate" });
+  if (tls.insecureSkipVerify && (tls.caFile !== undefined || tls.caPem !== undefined)) {
+    ctx.addIssue({ code: "custom", path: ["insecureSkipVerify"], message: "insecureSkipVerify ignores the CA given: keep one" });
+  }
+}
 
 const STATUS_RANGE = /^([1-5]\d\d)-([1-5]\d\d)$/;
 const STATUS_ERROR = "expected a status code (200) or a range (\"200-399\")";
@@ -125,25 +267,101 @@ const statusMatcher = z.union(
   { error: STATUS_ERROR },
 );
 
-const httpCheckSchema = tcpCheckSchema.extend({
-  path: z.string().startsWith("/", { error: "expected a path starting with /" }).default("/"),
+// Written into the request as they are: a CR or LF would let a value add headers of its own.
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const headerName = z.string().regex(HEADER_NAME, { error: "expected a header name (letters, digits and !#$%&'*+.^_`|~-)" });
+const headerValue = z.string().regex(/^[^\r\n\0]*$/, { error: "expected a header value without line breaks" });
+
+const bodyMatch = z
+  .strictObject({
+    /** Passes when the body holds this text. */
+    contains: z.string().min(1).optional(),
+    /** Passes when this regular expression (JavaScript syntax) matches the body. */
+    matches: z
+      .string()
+      .min(1)
+      .refine((source) => { try { new RegExp(source); return true; } catch { return false; } }, { error: "expected a valid regular expression" })
+      .optional(),
+    /** Read at most this much of the body; what lies beyond is never matched. */
+    readLimitBytes: z.int().min(1).max(1_048_576, { error: "expected at most 1048576 (1 MiB)" }).default(65_536),
+  })
+  .superRefine(exactlyOne(["contains", "matches"], "body match"));
+
+const httpFields = {
+  ...checkTiming,
+  method: z.enum(["GET", "HEAD", "POST", "PUT", "OPTIONS"], { error: "expected GET, HEAD, POST, PUT or OPTIONS" }).default("GET"),
+  path: z.string().startsWith("/", { error: "expected a path starting with /" }).regex(/^[^\s]*$/, { error: "expected a path without spaces" }).default("/"),
+  /** Sent with every probe; `Host` here replaces the default (serverName, else the address). */
+  headers: z.record(headerName, headerValue).optional(),
   /** Default 200-399: a redirect still shows a live server, as HAProxy counts it. */
   expectedStatus: z.array(statusMatcher).min(1).default(["200-399"]),
-});
+  body: bodyMatch.optional(),
+};
 
-const httpsCheckSchema = httpCheckSchema.extend({
-  insecureSkipVerify: z.boolean().default(false),
-  serverName: dnsSubdomain.optional(),
+function httpConsistent(check: { method: string; body?: unknown }, ctx: z.RefinementCtx) {
+  if (check.method === "HEAD" && check.body !== undefined) ctx.addIssue({ code: "custom", path: ["body"], message: "a HEAD answer has no body to match" });
+}
+
+const tcpCheckSchema = z.strictObject(checkTiming).superRefine(connectWithinTotal);
+const tlsCheckSchema = z.strictObject({ ...checkTiming, ...tlsFields }).superRefine((check, ctx) => {
+  connectWithinTotal(check, ctx);
+  tlsConsistent(check, ctx);
 });
+const httpCheckSchema = z.strictObject(httpFields).superRefine((check, ctx) => {
+  connectWithinTotal(check, ctx);
+  httpConsistent(check, ctx);
+});
+const httpsCheckSchema = z.strictObject({ ...httpFields, ...tlsFields }).superRefine((check, ctx) => {
+  connectWithinTotal(check, ctx);
+  httpConsistent(check, ctx);
+  tlsConsistent(check, ctx);
+});
+/** An etcd member over HTTPS: /readyz, or /health where the member has no /readyz. */
+const etcdCheckSchema = tlsCheckSchema;
+const grpcCheckSchema = z
+  .strictObject({
+    ...checkTiming,
+    /** The service asked about in grpc.health.v1.Health/Check; "" is the server as a whole. */
+    service: z.string().default(""),
+    /** Set to speak TLS (`tls: {}` for the defaults); absent, the connection is plaintext. */
+    tls: z.strictObject(tlsFields).superRefine(tlsConsistent).optional(),
+  })
+  .superRefine(connectWithinTotal);
+
+const CHECK_KINDS = ["none", "tcp", "tls", "http", "https", "etcd", "grpc"] as const;
 
 export const checkSchema = z
   .strictObject({
     none: z.strictObject({}).optional(),
     tcp: tcpCheckSchema.optional(),
+    tls: tlsCheckSchema.optional(),
     http: httpCheckSchema.optional(),
     https: httpsCheckSchema.optional(),
+    etcd: etcdCheckSchema.optional(),
+    grpc: grpcCheckSchema.optional(),
   })
-  .superRefine(exactlyOne(["none", "tcp", "http", "https"], "check"));
+  .superRefine(exactlyOne([...CHECK_KINDS], "check"));
+
+/** A count (`3`) or a share of the backends (`"25%"`). */
+const countOrPercent = (minimum: number) =>
+  z.union(
+    [
+      z.int().min(minimum, { error: `expected a count of at least ${minimum}, or a percentage such as "25%"` }),
+      z.string().regex(/^(100|[1-9]\d?)%$/, { error: "expected a percentage from 1% to 100%, such as \"25%\"" }),
+    ],
+    { error: `expected a count of at least ${minimum}, or a percentage such as "25%"` },
+  );
+
+export const guardsSchema = z.strictObject({
+  /** Fewer healthy backends than this (a count, or a share of those found) trips the guard. Default: no minimum. */
+  minHealthy: countOrPercent(1).optional(),
+  /** When minHealthy trips: keep the set published now, or publish every backend ready (Envoy's panic mode). */
+  belowMinHealthy: z.enum(["keepPrevious", "publishAll"], { error: "expected keepPrevious or publishAll" }).default("keepPrevious"),
+  /** At most this many ready endpoints stop being ready (removed or turned not ready) in one run. Default: no cap. */
+  maxRemovalsPerRun: countOrPercent(1).optional(),
+  /** Never go from some ready endpoints to none, unless every source answered that there are no backends. */
+  neverEmpty: z.boolean().default(true),
+});
 
 export const targetSchema = z.strictObject({
   name: dnsLabel,
@@ -152,7 +370,17 @@ export const targetSchema = z.strictObject({
   service: dnsLabel,
   ports: z.array(portSchema).min(1, { error: "expected at least one port" }),
   sources: z.array(sourceSchema).min(1, { error: "expected at least one source" }),
-  check: checkSchema.default({ tcp: { timeoutMs: 2000 } }),
+  /** One check, or a list of them that must all pass. */
+  check: z
+    .union([checkSchema, z.array(checkSchema).min(1, { error: "expected at least one check" })], { error: "expected a check or a list of checks" })
+    .default({ tcp: { timeoutMs: 2000 } }),
+  /** Passing runs in a row before a not-ready backend turns ready (AWS target groups: 2). */
+  rise: z.int({ error: "expected a whole number 1-10" }).min(1, { error: "expected 1-10" }).max(10, { error: "expected 1-10" }).default(2),
+  /** Failing runs in a row before a ready backend turns not ready. */
+  fall: z.int({ error: "expected a whole number 1-10" }).min(1, { error: "expected 1-10" }).max(10, { error: "expected 1-10" }).default(2),
+  /** A failing probe is tried once more this much later, in the same run, before it counts (0: never). */
+  recheckDelayMs: z.int().min(0).max(10_000).default(200),
+  guards: guardsSchema.default({ belowMinHealthy: "keepPrevious", neverEmpty: true }),
   publish: z
     .strictObject({ endpointSlices: z.boolean().default(true), endpoints: z.boolean().default(true) })
     .default({ endpointSlices: true, endpoints: true }),
@@ -170,7 +398,17 @@ export const configSchema = z
     ownerId: z.string().regex(LABEL_VALUE, { error: "expected a label value" }).min(1).max(63).default("default"),
     /** sync deletes what we wrote for targets that left the config; upsert-only leaves it. */
     policy: z.enum(["sync", "upsert-only"], { error: "expected sync or upsert-only" }).default("sync"),
-    checkConcurrency: z.int().min(1).max(10_000).default(256),
+    /** Probes in flight at once, across all targets. Each holds a socket, and a Lambda process has 1,024 file descriptors. */
+    checkConcurrency: z.int().min(1).max(10_000).default(900),
+    /** How often the schedule runs: health state older than 3 intervals restarts its streaks. */
+    syncIntervalSeconds: z.int().min(1).max(86_400).default(60),
+    /** Re-check and write on change every `everySeconds` for `forSeconds` within one invocation. */
+    fastDetection: z
+      .strictObject({
+        everySeconds: z.int().min(1).max(600).default(5),
+        forSeconds: z.int().min(1).max(3600).default(50),
+      })
+      .optional(),
     clusters: z.array(clusterSchema).min(1, { error: "expected at least one cluster" }),
     targets: z.array(targetSchema),
   })
@@ -186,6 +424,12 @@ const records = (value: unknown): Loose[] =>
 
 /** Cross-references: unique names, known clusters, one target per Service, named ports. */
 function checkReferences(config: Loose, ctx: z.RefinementCtx) {
+  // An invocation still re-checking when the next one starts would race it for the same objects.
+  const fast = config.fastDetection as Loose | undefined;
+  const interval = typeof config.syncIntervalSeconds === "number" ? config.syncIntervalSeconds : 60;
+  if (typeof fast?.forSeconds === "number" && fast.forSeconds >= interval) {
+    ctx.addIssue({ code: "custom", path: ["fastDetection", "forSeconds"], input: fast.forSeconds, message: `expected less than syncIntervalSeconds (${interval})` });
+  }
   const clusterNames = new Set<unknown>();
   records(config.clusters).forEach((cluster, index) => {
     if (clusterNames.has(cluster.name)) ctx.addIssue({ code: "custom", path: ["clusters", index, "name"], input: cluster.name, message: "duplicate cluster name" });
@@ -215,6 +459,19 @@ function checkReferences(config: Loose, ctx: z.RefinementCtx) {
       }
       portNames.add(entry.name);
     });
+    // A backend's own port replaces the target's port; with several ports there is no saying which.
+    records(target.sources).forEach((source, sourceIndex) => {
+      const ec2 = typeof source.ec2 === "object" && source.ec2 !== null ? (source.ec2 as Loose) : {};
+      const dns = typeof source.dns === "object" && source.dns !== null ? (source.dns as Loose) : {};
+      const own = ec2.port !== undefined ? ["ec2", "port"] : ec2.portTag !== undefined ? ["ec2", "portTag"] : Array.isArray(dns.types) && dns.types.includes("SRV") ? ["dns", "types"] : undefined;
+      if (own && ports.length !== 1) {
+        ctx.addIssue({
+          code: "custom",
+          path: at("sources", sourceIndex, ...own),
+          message: `a port of each backend's own needs a target with exactly one port, and this one has ${ports.length}`,
+        });
+      }
+    });
   });
 }
 
@@ -223,5 +480,9 @@ export type ClusterConfig = z.output<typeof clusterSchema>;
 export type TargetConfig = z.output<typeof targetSchema>;
 export type SourceConfig = z.output<typeof sourceSchema>;
 export type StaticEntry = z.output<typeof staticEntrySchema>;
+export type Ec2SourceConfig = z.output<typeof ec2SourceSchema>;
+export type Route53SourceConfig = z.output<typeof route53SourceSchema>;
+export type DnsSourceConfig = z.output<typeof dnsSourceSchema>;
 export type CheckConfig = z.output<typeof checkSchema>;
+export type GuardsConfig = z.output<typeof guardsSchema>;
 export type PortConfig = z.output<typeof portSchema>;

@@ -56,6 +56,10 @@ export function mergeBackends(found: Backend[]): { backends: Backend[]; rejected
       address: canonical.address,
       family: canonical.family,
       sources: union(earlier?.sources, backend.sources),
+      // Whoever knows a backend is going away or down is heeded, whichever source it is.
+      ...((earlier?.terminating || backend.terminating) && { terminating: true }),
+      ...((earlier?.unhealthy ?? backend.unhealthy) !== undefined && { unhealthy: earlier?.unhealthy ?? backend.unhealthy }),
+      ...((earlier?.origins || backend.origins) && { origins: union(earlier?.origins, backend.origins ?? []) }),
     });
   }
   return { backends: [...byAddress.values()], rejected: [...rejected.values()] };

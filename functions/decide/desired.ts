@@ -1,9 +1,12 @@
 import type { Backend, DesiredEndpoint, Verdict } from "../model.ts";
+import type { HysteresisResult } from "./hysteresis.ts";
 import type { TargetMemory } from "./memory.ts";
 
 export interface DecideInput {
   backends: Backend[];
   verdicts: Map<string, Verdict>;
+  /** Health after rise/fall for each backend with a pass or fail verdict, and the records to store. */
+  hysteresis: HysteresisResult;
   /** Names of the sources that failed this run. */
   failedSources: string[];
   /** What is published now. */
@@ -38,24 +41,30 @@ export function decideEndpoints(input: DecideInput): Decision {
   for (const backend of input.backends) {
     const verdict = input.verdicts.get(backend.address);
     const before = published.get(backend.address);
-    const { sources: _sources, ...fields } = backend;
+    const { sources: _sources, origins: _origins, unhealthy, terminating, ...fields } = backend;
+    // A terminating backend (draining) is never ready; whether it still serves is the check's to say.
+    const endpoint = (serving: boolean): DesiredEndpoint => (terminating ? { ...fields, ready: false, serving, terminating } : { ...fields, ready: serving });
     if (verdict === undefined || verdict.status === "unknown") {
       // The checker broke: what it says is no news about the backend.
       if (before) {
-        endpoints.push({ ...fields, ready: before.ready });
+        endpoints.push(endpoint(before.serving ?? before.ready));
         kept.push({ address: backend.address, reason: `checker error: ${verdict?.detail ?? "no verdict"}` });
       } else if (input.failing === "notReady") {
-        endpoints.push({ ...fields, ready: false });
+        endpoints.push(endpoint(false));
       }
       continue;
     }
-    if (verdict.status === "pass") endpoints.push({ ...fields, ready: true });
-    else if (input.failing === "notReady") endpoints.push({ ...fields, ready: false });
+    // A backend its source calls down (a Route 53 health check) fails at once, whatever our probes' streak says.
+    if (input.hysteresis.healthy.get(backend.address) && unhealthy === undefined) endpoints.push(endpoint(true));
+    else if (input.failing === "notReady") endpoints.push(endpoint(false));
     else dropped.push(backend.address);
   }
 
   const memory: TargetMemory = { backends: {} };
-  for (const backend of input.backends) memory.backends[backend.address] = { sources: backend.sources };
+  for (const backend of input.backends) {
+    const health = input.hysteresis.health.get(backend.address);
+    memory.backends[backend.address] = health ? { sources: backend.sources, health } : { sources: backend.sources };
+  }
 
   if (input.failedSources.length > 0) {
     // A source that could not look is not a source that found nothing: keep what it found before. An
@@ -68,7 +77,7 @@ export function decideEndpoints(input: DecideInput): Decision {
       if (silenced.length === 0) continue;
       endpoints.push(endpoint);
       kept.push({ address: endpoint.address, reason: `source failed: ${silenced.join(", ")}` });
-      memory.backends[endpoint.address] = { sources: origin };
+      memory.backends[endpoint.address] = { ...input.memory.backends[endpoint.address], sources: origin };
     }
   }
   return { endpoints, kept, dropped, memory };

@@ -6,13 +6,17 @@ export function publishedEndpoints(slices: V1EndpointSlice[], endpoints: V1Endpo
   const byAddress = new Map<string, DesiredEndpoint>();
   for (const slice of slices) {
     if (slice.addressType !== "IPv4" && slice.addressType !== "IPv6") continue;
+    const port = singlePort(slice.ports);
     for (const endpoint of slice.endpoints ?? []) {
       const address = endpoint.addresses[0];
       if (address === undefined) continue;
+      const conditions = endpoint.conditions;
       byAddress.set(address, {
         address,
         family: slice.addressType,
-        ready: endpoint.conditions?.ready ?? true,
+        ready: conditions?.ready ?? true,
+        ...(conditions?.terminating && { terminating: true, serving: conditions.serving ?? false }),
+        ...(port !== undefined && { port }),
         hostname: endpoint.hostname,
         nodeName: endpoint.nodeName,
         zone: endpoint.zone,
@@ -21,12 +25,18 @@ export function publishedEndpoints(slices: V1EndpointSlice[], endpoints: V1Endpo
   }
   if (slices.length > 0) return [...byAddress.values()];
   for (const subset of endpoints?.subsets ?? []) {
+    const port = singlePort(subset.ports);
     for (const [list, ready] of [[subset.addresses, true], [subset.notReadyAddresses, false]] as const) {
       for (const address of list ?? []) {
         const family: AddressFamily = address.ip.includes(":") ? "IPv6" : "IPv4";
-        byAddress.set(address.ip, { address: address.ip, family, ready, hostname: address.hostname, nodeName: address.nodeName });
+        byAddress.set(address.ip, { address: address.ip, family, ready, ...(port !== undefined && { port }), hostname: address.hostname, nodeName: address.nodeName });
       }
     }
   }
   return [...byAddress.values()];
+}
+
+/** A backend with a port of its own sits with a single port (ports of its own need a single-port target). */
+function singlePort(ports: { port?: number }[] | undefined): number | undefined {
+  return ports?.length === 1 ? ports[0]!.port : undefined;
 }

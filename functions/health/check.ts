@@ -1,25 +1,73 @@
 import pLimit, { type LimitFunction } from "p-limit";
-import type { CheckConfig } from "../config/schema.ts";
+import type { CheckConfig, TargetConfig } from "../config/schema.ts";
 import type { Backend, Verdict } from "../model.ts";
+import type { CheckTiming } from "./connect.ts";
+import { EtcdCheck } from "./etcd.ts";
+import { GrpcCheck } from "./grpc.ts";
 import { HttpCheck } from "./http.ts";
+import { passed } from "./probe.ts";
 import { TcpCheck } from "./tcp.ts";
+import { TlsCheck } from "./tls.ts";
+import { loadTlsMaterial } from "./tls-material.ts";
 
 /** Probes one backend. `probe` never throws: a broken checker answers `status: "unknown"`. */
 export interface Check {
+  readonly kind: string;
   probe(backend: Backend, signal: AbortSignal): Promise<Verdict>;
 }
 
-const notChecked: Check = { probe: async () => ({ status: "pass", reason: "NotChecked", latencyMs: 0 }) };
+const notChecked: Check = { kind: "none", probe: async () => ({ status: "pass", reason: "NotChecked", latencyMs: 0 }) };
 
-/** `defaultPort` is the target's first port, probed unless the check names another. */
-export function buildCheck(config: CheckConfig, defaultPort: number): Check {
-  if (config.tcp) return new TcpCheck({ ...config.tcp, port: config.tcp.port ?? defaultPort });
-  if (config.http) return new HttpCheck({ ...config.http, port: config.http.port ?? defaultPort, tls: undefined });
-  if (config.https) {
-    const { insecureSkipVerify, serverName, ...http } = config.https;
-    return new HttpCheck({ ...http, port: http.port ?? defaultPort, tls: { insecureSkipVerify, serverName } });
+/**
+ * The target's check, or all of its checks in order (the first failure is the verdict). Reads the TLS files
+ * they name, so a missing CA fails the target here instead of every backend. `defaultPort` is the target's
+ * first port, probed unless the check or the backend names another.
+ */
+export async function buildCheck(config: TargetConfig["check"], defaultPort: number): Promise<Check> {
+  if (!Array.isArray(config)) return buildOne(config, defaultPort, "check");
+  const checks = await Promise.all(config.map((one, index) => buildOne(one, defaultPort, `check[${index}]`)));
+  return checks.length === 1 ? checks[0]! : new EveryCheck(checks);
+}
+
+async function buildOne(config: CheckConfig, defaultPort: number, where: string): Promise<Check> {
+  const timing = (options: { port?: number; timeoutMs: number; connectTimeoutMs?: number }): CheckTiming => ({
+    port: options.port,
+    defaultPort,
+    timeoutMs: options.timeoutMs,
+    // Half the attempt: a black-holed backend frees its slot early, so a bounded pool finishes on time.
+    connectTimeoutMs: options.connectTimeoutMs ?? Math.ceil(options.timeoutMs / 2),
+  });
+  if (config.tcp) return new TcpCheck(timing(config.tcp));
+  if (config.tls) return new TlsCheck(timing(config.tls), await loadTlsMaterial(config.tls, `${where}.tls`));
+  if (config.http) return new HttpCheck(timing(config.http), config.http, undefined);
+  if (config.https) return new HttpCheck(timing(config.https), config.https, await loadTlsMaterial(config.https, `${where}.https`));
+  if (config.etcd) return new EtcdCheck(timing(config.etcd), await loadTlsMaterial(config.etcd, `${where}.etcd`));
+  if (config.grpc) {
+    const tls = config.grpc.tls && (await loadTlsMaterial(config.grpc.tls, `${where}.grpc.tls`));
+    return GrpcCheck.create(timing(config.grpc), config.grpc.service, tls);
   }
   return notChecked;
+}
+
+/** Several checks of one backend, one after another; it passes only if every one does. */
+class EveryCheck implements Check {
+  readonly kind: string;
+  readonly #checks: Check[];
+
+  constructor(checks: Check[]) {
+    this.#checks = checks;
+    this.kind = checks.map((check) => check.kind).join("+");
+  }
+
+  async probe(backend: Backend, signal: AbortSignal): Promise<Verdict> {
+    let latencyMs = 0;
+    for (const check of this.#checks) {
+      const verdict = await check.probe(backend, signal);
+      latencyMs += verdict.latencyMs;
+      if (verdict.status !== "pass") return { ...verdict, latencyMs, detail: `${check.kind}: ${verdict.detail ?? verdict.reason}` };
+    }
+    return passed(latencyMs);
+  }
 }
 
 /** One limit for all probes of a run, so many targets together stay within the checker's means. */
@@ -27,11 +75,59 @@ export function probeLimiter(concurrency: number): LimitFunction {
   return pLimit(concurrency);
 }
 
-export async function probeAll(backends: Backend[], check: Check, limit: LimitFunction, signal: AbortSignal): Promise<Map<string, Verdict>> {
-  const verdicts = await Promise.all(
-    backends.map((backend) =>
-      limit(() => check.probe(backend, signal)).then((verdict): [string, Verdict] => [backend.address, verdict]),
-    ),
-  );
-  return new Map(verdicts);
+/**
+ * Probes every backend within the run's limit, in random order: probes that will time out are spread among
+ * the rest instead of starting together at the end. A failure is probed once more `recheckDelayMs` later
+ * (HAProxy's fastinter) before it counts, except a Timeout: that attempt already waited its whole limit,
+ * and trying again would double the run for every black-holed backend.
+ *
+ * As many workers as the limit allows each take the next backend until none is left, rather than one
+ * limited task per backend: at 10,000 backends the tasks, their promises and closures cost more CPU than
+ * the probing. Each worker has its own signal, so a probe's abort listener is the only one on it (an
+ * AbortSignal walks all of its listeners on every add and remove).
+ */
+export async function probeAll(backends: Backend[], check: Check, limit: LimitFunction, signal: AbortSignal, recheckDelayMs: number): Promise<Map<string, Verdict>> {
+  const verdicts = new Map<string, Verdict>();
+  if (check === notChecked) {
+    for (const backend of backends) verdicts.set(backend.address, { status: "pass", reason: "NotChecked", latencyMs: 0 });
+    return verdicts;
+  }
+  const order = shuffled(backends);
+  const rechecks: Promise<void>[] = [];
+  let next = 0;
+  const recheck = async (backend: Backend) => {
+    // Jittered, so re-checks of a batch that failed together do not arrive together.
+    await sleep(recheckDelayMs * (0.5 + Math.random()));
+    verdicts.set(backend.address, await limit(() => check.probe(backend, signal)));
+  };
+  const worker = async () => {
+    const own = new AbortController();
+    const forward = () => own.abort(signal.reason);
+    signal.addEventListener("abort", forward, { once: true });
+    try {
+      while (next < order.length) {
+        const backend = order[next++]!;
+        const verdict = await check.probe(backend, own.signal);
+        if (verdict.status !== "fail" || verdict.reason === "Timeout" || recheckDelayMs === 0 || signal.aborted) verdicts.set(backend.address, verdict);
+        else rechecks.push(recheck(backend));
+      }
+    } finally {
+      signal.removeEventListener("abort", forward);
+    }
+  };
+  const workers = Math.min(order.length, Math.max(1, limit.concurrency));
+  await Promise.all(Array.from({ length: workers }, () => limit(worker)));
+  await Promise.all(rechecks);
+  return verdicts;
 }
+
+function shuffled<T>(items: T[]): T[] {
+  const copy = [...items];
+  for (let index = copy.length - 1; index > 0; index--) {
+    const other = Math.floor(Math.random() * (index + 1));
+    [copy[index], copy[other]] = [copy[other]!, copy[index]!];
+  }
+  return copy;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

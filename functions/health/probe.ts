@@ -11,6 +11,7 @@ const TLS_VERIFY = new Set([
   "CERT_HAS_EXPIRED",
   "CERT_NOT_YET_VALID",
   "CERT_UNTRUSTED",
+  "CERT_SIGNATURE_FAILURE",
   "ERR_TLS_CERT_ALTNAME_INVALID",
 ]);
 const NETWORK: Record<string, ReasonCode> = {
@@ -23,12 +24,23 @@ const NETWORK: Record<string, ReasonCode> = {
   EHOSTDOWN: "Unreachable",
 };
 
+/** A probe's own finding about the backend, thrown from deep in a check and turned into its verdict. */
+export class ProbeFailure extends Error {
+  readonly reason: ReasonCode;
+  constructor(reason: ReasonCode, detail: string) {
+    super(detail);
+    this.name = "ProbeFailure";
+    this.reason = reason;
+  }
+}
+
 export const passed = (latencyMs: number): Verdict => ({ status: "pass", reason: "Passed", latencyMs });
 
 export const failed = (reason: ReasonCode, latencyMs: number, detail?: string): Verdict => ({ status: "fail", reason, latencyMs, detail });
 
-/** Turns a socket or TLS error into a verdict with a reason code. */
+/** Turns a socket, TLS or probe error into a verdict with a reason code. */
 export function verdictForError(error: unknown, latencyMs: number): Verdict {
+  if (error instanceof ProbeFailure) return failed(error.reason, latencyMs, error.message);
   const code = (error as NodeJS.ErrnoException | undefined)?.code ?? "";
   const message = error instanceof Error ? error.message : String(error);
   if (CHECKER_FAULTS.has(code)) return { status: "unknown", reason: "CheckerError", latencyMs, detail: message };
@@ -44,15 +56,27 @@ export function verdictForError(error: unknown, latencyMs: number): Verdict {
  */
 export async function withDeadline(timeoutMs: number, runSignal: AbortSignal, attempt: (signal: AbortSignal, started: number) => Promise<Verdict>): Promise<Verdict> {
   const started = performance.now();
-  const deadline = AbortSignal.timeout(timeoutMs);
-  const signal = AbortSignal.any([deadline, runSignal]);
+  // One controller per attempt, aborted by its own timer or by the run, and let go when it settles: cheaper
+  // than AbortSignal.timeout and AbortSignal.any, whose timers and signals outlive 10,000 probes.
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, timeoutMs);
+  const cancel = () => controller.abort();
+  runSignal.addEventListener("abort", cancel, { once: true });
   try {
-    return await attempt(signal, started);
+    if (runSignal.aborted) cancel();
+    return await attempt(controller.signal, started);
   } catch (error) {
-    const latencyMs = Math.round(performance.now() - started);
-    if (deadline.aborted) return failed("Timeout", latencyMs, `no answer within ${timeoutMs} ms`);
+    const latencyMs = elapsed(started);
+    if (timedOut) return failed("Timeout", latencyMs, `no answer within ${timeoutMs} ms`);
     if (runSignal.aborted) return { status: "unknown", reason: "CheckerError", latencyMs, detail: "run cancelled" };
     return verdictForError(error, latencyMs);
+  } finally {
+    clearTimeout(timer);
+    runSignal.removeEventListener("abort", cancel);
   }
 }
 

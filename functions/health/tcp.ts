@@ -1,31 +1,23 @@
-import { connect } from "node:net";
 import type { Backend, Verdict } from "../model.ts";
 import type { Check } from "./check.ts";
+import { openConnection, probePort, type CheckTiming } from "./connect.ts";
 import { elapsed, passed, withDeadline } from "./probe.ts";
-
-export interface TcpCheckOptions {
-  port: number;
-  timeoutMs: number;
-}
 
 /** Passes when a TCP connection is accepted. */
 export class TcpCheck implements Check {
-  readonly #options: TcpCheckOptions;
+  readonly kind = "tcp";
+  readonly #timing: CheckTiming;
 
-  constructor(options: TcpCheckOptions) {
-    this.#options = options;
+  constructor(timing: CheckTiming) {
+    this.#timing = timing;
   }
 
   probe(backend: Backend, runSignal: AbortSignal): Promise<Verdict> {
-    return withDeadline(this.#options.timeoutMs, runSignal, (signal, started) =>
-      new Promise<Verdict>((resolve, reject) => {
-        const socket = connect({ host: backend.address, port: this.#options.port, signal });
-        socket.once("connect", () => {
-          socket.destroy();
-          resolve(passed(elapsed(started)));
-        });
-        socket.once("error", reject);
-      }),
-    );
+    const { timeoutMs, connectTimeoutMs } = this.#timing;
+    return withDeadline(timeoutMs, runSignal, async (signal, started) => {
+      const socket = await openConnection({ host: backend.address, port: probePort(this.#timing, backend), connectTimeoutMs, signal });
+      socket.destroy();
+      return passed(elapsed(started));
+    });
   }
 }

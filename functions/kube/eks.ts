@@ -1,5 +1,3 @@
-import { Sha256 } from "@aws-crypto/sha256-js";
-import { SignatureV4 } from "@smithy/signature-v4";
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smithy/types";
 
 const TOKEN_PREFIX = "k8s-aws-v1.";
@@ -24,6 +22,8 @@ const QUERY_ORDER = [
  * `x-k8s-aws-id: <cluster>`, base64url without padding. Signed by the AWS SDK's own SigV4 signer.
  */
 export async function eksToken(cluster: string, region: string, credentials: AwsCredentialIdentity, signingDate = new Date()): Promise<string> {
+  // Loaded on first use, like the EKS client: a config without EKS clusters never pays for the signer.
+  const [{ SignatureV4 }, { Sha256 }] = await Promise.all([import("@smithy/signature-v4"), import("@aws-crypto/sha256-js")]);
   const hostname = `sts.${region}.amazonaws.com`;
   const signer = new SignatureV4({ credentials, region, service: "sts", sha256: Sha256 });
   const signed = await signer.presign(
@@ -77,7 +77,7 @@ export class EksAccess {
 
   async #describe(): Promise<EksEndpoint> {
     // Loaded on first use: a config without EKS clusters never pays for the EKS client.
-    const { EKSClient, DescribeClusterCommand } = await import("@aws-sdk/client-eks");
+    const { EKSClient, DescribeClusterCommand } = await import("../aws/sdk-eks.ts");
     const client = new EKSClient({ region: this.#cluster.region, credentials: await this.#credentialProvider() });
     const { cluster } = await client.send(new DescribeClusterCommand({ name: this.#cluster.name }));
     const server = cluster?.endpoint;

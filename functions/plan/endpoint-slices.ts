@@ -1,8 +1,8 @@
-import type { V1Endpoint, V1EndpointSlice } from "@kubernetes/client-node";
+import type { DiscoveryV1EndpointPort, V1Endpoint, V1EndpointSlice } from "@kubernetes/client-node";
 import type { AddressFamily, DesiredEndpoint } from "../model.ts";
 import { canonical, type Change, compareAddresses, diffEndpoints, type Readiness } from "./changes.ts";
 import { sliceLabels } from "./labels.ts";
-import { endpointPorts, ownerReferences, type ServiceRef } from "./owner.ts";
+import { ownerReferences, endpointPort, portsFor, type ServiceRef } from "./owner.ts";
 
 /** The API's limit, and what the EndpointSlice controller uses. */
 export const MAX_ENDPOINTS_PER_SLICE = 1000;
@@ -13,12 +13,16 @@ interface SlicePlan {
   name: string;
   existing: V1EndpointSlice | undefined;
   endpoints: V1Endpoint[];
+  ports: DiscoveryV1EndpointPort[];
+  /** The port set's key: a slice holds endpoints of one port set only. */
+  group: string;
 }
 
 /**
- * Pure: the changes that turn our `existing` slices into ones holding `desired`, one set per address family.
+ * Pure: the changes that turn our `existing` slices into ones holding `desired`, one set per address family
+ * and port set (endpoints with ports of their own sit apart), as the EndpointSlice reconciler groups them.
  * Endpoints stay in the slice that holds them; new ones fill slices with room before new slices are made,
- * as the EndpointSlice reconciler does, so a change touches as few slices as it can.
+ * and a slice left empty takes the place of one that would be made, so a change touches as few slices as it can.
  */
 export function planEndpointSlices(
   service: ServiceRef,
@@ -30,47 +34,68 @@ export function planEndpointSlices(
   const takenNames = new Set([...foreignNames, ...existing.map((slice) => slice.metadata?.name ?? "")]);
   const changes: Change[] = [];
   for (const family of FAMILIES) {
-    const wanted = new Map(
-      desired.filter((endpoint) => endpoint.family === family).map((endpoint) => [endpoint.address, sliceEndpoint(endpoint)]),
-    );
+    const groupPorts = new Map<string, DiscoveryV1EndpointPort[]>();
+    const wanted = new Map<string, { endpoint: V1Endpoint; group: string }>();
+    for (const endpoint of desired) {
+      if (endpoint.family !== family) continue;
+      const ports = portsFor(service, endpoint.port);
+      const group = portsKey(ports);
+      groupPorts.set(group, ports);
+      wanted.set(endpoint.address, { endpoint: sliceEndpoint(endpoint), group });
+    }
     const plans: SlicePlan[] = existing
       .filter((slice) => slice.addressType === family)
       .sort((a, b) => compareAddresses(a.metadata?.name ?? "", b.metadata?.name ?? ""))
       .map((slice) => {
+        const group = portsKey(slice.ports ?? []);
         const endpoints: V1Endpoint[] = [];
         for (const endpoint of slice.endpoints ?? []) {
           const address = endpoint.addresses[0] ?? "";
-          const next = wanted.get(address);
-          if (next) endpoints.push(next);
+          // An endpoint whose ports changed moves to a slice of its new port set.
+          if (wanted.get(address)?.group !== group) continue;
+          endpoints.push(wanted.get(address)!.endpoint);
           wanted.delete(address);
         }
-        return { name: slice.metadata?.name ?? "", existing: slice, endpoints };
+        return { name: slice.metadata?.name ?? "", existing: slice, endpoints, ports: groupPorts.get(group) ?? [], group };
       });
 
-    const leftovers = [...wanted.values()].sort((a, b) => compareAddresses(a.addresses[0]!, b.addresses[0]!));
-    let next = 0;
-    // Slices that change anyway come first, then the fullest: fewer slices written, fewer kube-proxy updates.
-    const withRoom = plans
-      .filter((plan) => plan.endpoints.length < maxPerSlice)
-      .sort((a, b) => Number(differs(service, family, b)) - Number(differs(service, family, a)) || b.endpoints.length - a.endpoints.length);
-    for (const plan of withRoom) {
-      while (next < leftovers.length && plan.endpoints.length < maxPerSlice) plan.endpoints.push(leftovers[next++]!);
+    const leftovers = new Map<string, V1Endpoint[]>();
+    for (const { endpoint, group } of wanted.values()) {
+      if (!leftovers.has(group)) leftovers.set(group, []);
+      leftovers.get(group)!.push(endpoint);
     }
-    while (next < leftovers.length) {
-      const name = freeName(service.name, family, takenNames);
-      plans.push({ name, existing: undefined, endpoints: leftovers.slice(next, next + maxPerSlice) });
-      next += maxPerSlice;
+    const created: SlicePlan[] = [];
+    for (const group of [...leftovers.keys()].sort(compareAddresses)) {
+      const pending = leftovers.get(group)!.sort((a, b) => compareAddresses(a.addresses[0]!, b.addresses[0]!));
+      let next = 0;
+      // Slices that change anyway come first, then the fullest: fewer slices written, fewer kube-proxy updates.
+      const withRoom = plans
+        .filter((plan) => plan.group === group && plan.endpoints.length < maxPerSlice)
+        .sort((a, b) => Number(differs(service, family, b)) - Number(differs(service, family, a)) || b.endpoints.length - a.endpoints.length);
+      for (const plan of withRoom) {
+        while (next < pending.length && plan.endpoints.length < maxPerSlice) plan.endpoints.push(pending[next++]!);
+      }
+      for (; next < pending.length; next += maxPerSlice) {
+        created.push({ name: "", existing: undefined, endpoints: pending.slice(next, next + maxPerSlice), ports: groupPorts.get(group)!, group });
+      }
+    }
+    // A slice to delete and one to create make one update of the old slice, as the reconciler does.
+    const emptied = plans.filter((plan) => plan.existing && plan.endpoints.length === 0);
+    for (const plan of created) {
+      const reused = emptied.shift();
+      if (reused) Object.assign(reused, { endpoints: plan.endpoints, ports: plan.ports, group: plan.group });
+      else plans.push({ ...plan, name: freeName(service.name, family, takenNames) });
     }
 
     for (const plan of plans) {
-      const before = readiness(plan.existing?.endpoints ?? []);
+      const before = readiness(service, plan.existing?.endpoints ?? [], plan.existing?.ports);
       if (plan.existing && plan.endpoints.length === 0) {
         changes.push({ action: "delete", object: { ...plan.existing, kind: "EndpointSlice" }, endpoints: diffEndpoints(before, new Map()) });
         continue;
       }
       if (plan.existing && !differs(service, family, plan)) continue;
       const object = buildSlice(service, family, plan);
-      changes.push({ action: plan.existing ? "update" : "create", object, endpoints: diffEndpoints(before, readiness(plan.endpoints)) });
+      changes.push({ action: plan.existing ? "update" : "create", object, endpoints: diffEndpoints(before, readiness(service, plan.endpoints, plan.ports)) });
     }
   }
   return changes;
@@ -79,8 +104,8 @@ export function planEndpointSlices(
 function sliceEndpoint(endpoint: DesiredEndpoint): V1Endpoint {
   return {
     addresses: [endpoint.address],
-    // A failing backend is neither ready nor serving; terminating is for draining, which static backends never do.
-    conditions: { ready: endpoint.ready, serving: endpoint.ready, terminating: false },
+    // A failing backend is neither ready nor serving; a draining one is terminating, and serving if it still passes.
+    conditions: { ready: endpoint.ready, serving: endpoint.serving ?? endpoint.ready, terminating: endpoint.terminating ?? false },
     hostname: endpoint.hostname,
     nodeName: endpoint.nodeName,
     zone: endpoint.zone,
@@ -102,7 +127,7 @@ function buildSlice(service: ServiceRef, family: AddressFamily, plan: SlicePlan)
     },
     addressType: family,
     endpoints: [...plan.endpoints].sort((a, b) => compareAddresses(a.addresses[0]!, b.addresses[0]!)),
-    ports: endpointPorts(service.ports),
+    ports: plan.ports,
   };
 }
 
@@ -115,16 +140,19 @@ function differs(service: ServiceRef, family: AddressFamily, plan: SlicePlan): b
   return (
     Object.entries(ours).some(([key, value]) => labels[key] !== value) ||
     canonical(slice.metadata?.ownerReferences ?? []) !== canonical(ownerReferences(service)) ||
-    canonical(normalizePorts(slice.ports ?? [])) !== canonical(normalizePorts(endpointPorts(service.ports))) ||
+    portsKey(slice.ports ?? []) !== portsKey(plan.ports) ||
     canonical(normalizeEndpoints(slice.endpoints ?? [])) !== canonical(normalizeEndpoints(plan.endpoints)) ||
     slice.addressType !== family
   );
 }
 
-function normalizePorts(ports: { name?: string; port?: number; protocol?: string; appProtocol?: string }[]) {
-  return ports
-    .map((port) => ({ name: port.name ?? "", port: port.port, protocol: port.protocol ?? "TCP", appProtocol: port.appProtocol }))
-    .sort((a, b) => compareAddresses(a.name, b.name));
+/** A port set as comparable text: the API server's defaults filled in, in name order. */
+function portsKey(ports: { name?: string; port?: number; protocol?: string; appProtocol?: string }[]): string {
+  return canonical(
+    ports
+      .map((port) => ({ name: port.name ?? "", port: port.port, protocol: port.protocol ?? "TCP", appProtocol: port.appProtocol }))
+      .sort((a, b) => compareAddresses(a.name, b.name)),
+  );
 }
 
 function normalizeEndpoints(endpoints: V1Endpoint[]) {
@@ -133,12 +161,14 @@ function normalizeEndpoints(endpoints: V1Endpoint[]) {
     .sort((a, b) => compareAddresses(a.addresses[0] ?? "", b.addresses[0] ?? ""));
 }
 
-function readiness(endpoints: V1Endpoint[]): Readiness {
+function readiness(service: ServiceRef, endpoints: V1Endpoint[], ports: DiscoveryV1EndpointPort[] | undefined): Readiness {
+  const port = endpointPort(service, ports);
   return new Map(
-    endpoints.map((endpoint) => [
-      endpoint.addresses[0] ?? "",
-      { ready: endpoint.conditions?.ready ?? true, fields: canonical([endpoint.hostname, endpoint.nodeName, endpoint.zone]) },
-    ]),
+    endpoints.map(({ addresses, conditions, hostname, nodeName, zone }) => {
+      const ready = conditions?.ready ?? true;
+      const draining = [conditions?.serving ?? ready, conditions?.terminating ?? false];
+      return [addresses[0] ?? "", { ready, fields: canonical([hostname, nodeName, zone, ...draining, port]) }];
+    }),
   );
 }
 

@@ -2,28 +2,39 @@ import type { V1EndpointAddress, V1Endpoints } from "@kubernetes/client-node";
 import type { DesiredEndpoint } from "../model.ts";
 import { canonical, type Change, compareAddresses, diffEndpoints, type Readiness } from "./changes.ts";
 import { endpointsLabels } from "./labels.ts";
-import { endpointPorts, ownerReferences, type ServiceRef } from "./owner.ts";
+import { ownerReferences, endpointPort, portsFor, type ServiceRef } from "./owner.ts";
 
 /**
  * Pure: the change, if any, that makes the Endpoints named after the Service hold `desired`
  * (`undefined` when the target does not publish Endpoints).
  */
 export function planEndpoints(service: ServiceRef, desired: DesiredEndpoint[] | undefined, existing: V1Endpoints | undefined): Change[] {
-  const before = readiness(existing);
+  const before = readiness(service, existing);
   if (desired === undefined) {
     return existing ? [{ action: "delete", object: { ...existing, kind: "Endpoints" }, endpoints: diffEndpoints(before, new Map()) }] : [];
   }
   if (!existing && desired.length === 0) return [];
   const object = buildEndpoints(service, desired, existing);
   if (existing && !differs(existing, object)) return [];
-  return [{ action: existing ? "update" : "create", object, endpoints: diffEndpoints(before, readiness(object)) }];
+  return [{ action: existing ? "update" : "create", object, endpoints: diffEndpoints(before, readiness(service, object)) }];
 }
 
 function buildEndpoints(service: ServiceRef, desired: DesiredEndpoint[], existing: V1Endpoints | undefined): V1Endpoints & { kind: "Endpoints" } {
   const toAddress = ({ address, hostname, nodeName }: DesiredEndpoint): V1EndpointAddress => ({ ip: address, hostname, nodeName });
-  const sorted = [...desired].sort((a, b) => compareAddresses(a.address, b.address));
-  const addresses = sorted.filter((endpoint) => endpoint.ready).map(toAddress);
-  const notReadyAddresses = sorted.filter((endpoint) => !endpoint.ready).map(toAddress);
+  // One subset per port set: endpoints with ports of their own (SRV, an EC2 port tag) sit apart.
+  const byPorts = new Map<string, { ports: ReturnType<typeof portsFor>; endpoints: DesiredEndpoint[] }>();
+  for (const endpoint of [...desired].sort((a, b) => compareAddresses(a.address, b.address))) {
+    const ports = portsFor(service, endpoint.port);
+    const key = canonical(ports);
+    if (!byPorts.has(key)) byPorts.set(key, { ports, endpoints: [] });
+    byPorts.get(key)!.endpoints.push(endpoint);
+  }
+  const subsets = [...byPorts.keys()].sort(compareAddresses).map((key) => {
+    const { ports, endpoints } = byPorts.get(key)!;
+    const addresses = endpoints.filter((endpoint) => endpoint.ready).map(toAddress);
+    const notReadyAddresses = endpoints.filter((endpoint) => !endpoint.ready).map(toAddress);
+    return { addresses: addresses.length > 0 ? addresses : undefined, notReadyAddresses: notReadyAddresses.length > 0 ? notReadyAddresses : undefined, ports };
+  });
   const metadata = existing?.metadata;
   return {
     apiVersion: "v1",
@@ -36,16 +47,7 @@ function buildEndpoints(service: ServiceRef, desired: DesiredEndpoint[], existin
       labels: { ...metadata?.labels, ...endpointsLabels(service.ownerId) },
       ownerReferences: ownerReferences(service),
     },
-    subsets:
-      desired.length === 0
-        ? []
-        : [
-            {
-              addresses: addresses.length > 0 ? addresses : undefined,
-              notReadyAddresses: notReadyAddresses.length > 0 ? notReadyAddresses : undefined,
-              ports: endpointPorts(service.ports),
-            },
-          ],
+    subsets,
   };
 }
 
@@ -69,8 +71,13 @@ function normalizeSubsets(endpoints: V1Endpoints) {
   return entries.sort((a, b) => compareAddresses(a.ip, b.ip));
 }
 
-function readiness(endpoints: V1Endpoints | undefined): Readiness {
+function readiness(service: ServiceRef, endpoints: V1Endpoints | undefined): Readiness {
   const map: Readiness = new Map();
-  for (const entry of normalizeSubsets(endpoints ?? {})) map.set(entry.ip, { ready: entry.ready, fields: canonical([entry.hostname, entry.nodeName]) });
+  for (const subset of endpoints?.subsets ?? []) {
+    const port = endpointPort(service, subset.ports);
+    for (const [list, ready] of [[subset.addresses, true], [subset.notReadyAddresses, false]] as const) {
+      for (const { ip, hostname, nodeName } of list ?? []) map.set(ip, { ready, fields: canonical([hostname, nodeName, port]) });
+    }
+  }
   return map;
 }

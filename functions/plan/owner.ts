@@ -19,3 +19,14 @@ export function ownerReferences(service: ServiceRef): V1OwnerReference[] {
 export function endpointPorts(ports: PortConfig[]) {
   return ports.map(({ name, port, protocol, appProtocol }) => ({ name: name ?? "", port, protocol, appProtocol }));
 }
+
+/** An endpoint's ports: the target's, or its single port at the endpoint's own number (SRV, an EC2 port tag). */
+export function portsFor(service: ServiceRef, port: number | undefined) {
+  const ports = endpointPorts(service.ports);
+  return port === undefined ? ports : ports.map((entry) => ({ ...entry, port }));
+}
+
+/** For a single-port target, the port an endpoint sits on: one of its fields, as a backend's own port can change. */
+export function endpointPort(service: ServiceRef, ports: { port?: number }[] | undefined): number | undefined {
+  return service.ports.length === 1 && ports?.length === 1 ? ports[0]!.port : undefined;
+}

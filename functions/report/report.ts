@@ -1,6 +1,8 @@
 import type { EndpointChange } from "../plan/changes.ts";
 import type { ForeignObject } from "../plan/ownership.ts";
 import type { KeptEndpoint } from "../decide/desired.ts";
+import type { GuardTrip } from "../decide/guards.ts";
+import type { BackendHealth } from "../decide/memory.ts";
 import type { ReasonCode, RejectedAddress } from "../model.ts";
 
 export interface SourceReport {
@@ -13,10 +15,18 @@ export interface SourceReport {
 export interface BackendReport {
   address: string;
   sources: string[];
+  /** Where exactly each source found it: an instance, a Route 53 set id, an SRV record. */
+  origins?: string[];
+  /** Its own port, when a source gave one. */
+  port?: number;
+  /** Draining: published terminating, never ready. */
+  terminating?: boolean;
   status: "pass" | "fail" | "unknown";
   reason: ReasonCode;
   latencyMs: number;
   detail?: string;
+  /** Its health after rise/fall, as stored for the next run (none for `check: none`). */
+  health?: BackendHealth;
 }
 
 export interface ChangeReport {
@@ -41,6 +51,8 @@ export interface TargetReport {
   rejected: RejectedAddress[];
   kept: KeptEndpoint[];
   dropped: string[];
+  /** The guards that changed what is published, or stopped the writing, this run. */
+  guards: GuardTrip[];
   foreign: ForeignObject[];
   /** Things the operator should know that did not stop the sync. */
   warnings: string[];
@@ -63,4 +75,6 @@ export interface RunReport {
   /** What was removed (or would be, in a dry run) for targets that left the config. */
   pruned: PruneReport[];
   durationMs: number;
+  /** Fast detection only: how many rounds of checks this run made. */
+  rounds?: number;
 }

@@ -1,5 +1,5 @@
 import type { EndpointChange } from "../plan/changes.ts";
-import type { ChangeReport, RunReport, TargetReport } from "./report.ts";
+import type { BackendReport, ChangeReport, RunReport, TargetReport } from "./report.ts";
 
 const MARK: Record<EndpointChange["change"], string> = { added: "+", removed: "-", ready: "~ ready", notReady: "~ not ready", updated: "~" };
 
@@ -35,13 +35,25 @@ function details(target: TargetReport, dryRun: boolean): string[] {
   if (target.error) add(`error: ${target.error}`);
   for (const source of target.sources) if (source.status === "failed") add(`source ${source.name} failed: ${source.error}`);
   for (const rejected of target.rejected) add(`left out ${rejected.address} (${rejected.sources.join(", ")}): ${rejected.reason}`);
-  for (const backend of target.backends) if (backend.status !== "pass") add(`${backend.address} ${backend.status}: ${backend.reason}${backend.detail ? ` (${backend.detail})` : ""}`);
+  for (const backend of target.backends) {
+    const pending = pendingFlip(backend);
+    if (backend.status !== "pass" || pending) add(`${backend.address} ${backend.status}: ${backend.reason}${backend.detail ? ` (${backend.detail})` : ""}${pending}`);
+  }
   for (const kept of target.kept) add(`kept ${kept.address}: ${kept.reason}`);
   for (const address of target.dropped) add(`dropped failing ${address}`);
+  for (const trip of target.guards) add(`guard ${trip.guard}: ${trip.detail}`);
   for (const warning of target.warnings) add(`warning: ${warning}`);
   for (const foreign of target.foreign) add(`left alone ${foreign.kind} ${foreign.name}, managed by ${foreign.managedBy}`);
   for (const change of target.changes) add(`${dryRun ? "would " : ""}${formatChange(change)}`);
   return lines;
+}
+
+/** A verdict that rise/fall has not acted on yet: "still ready after 1 failing run". */
+function pendingFlip(backend: BackendReport): string {
+  const health = backend.health;
+  if (!health || health.streak === 0) return "";
+  const runs = `${health.streak} ${health.healthy ? "failing" : "passing"} run${health.streak === 1 ? "" : "s"}`;
+  return `, still ${health.healthy ? "ready" : "not ready"} after ${runs}`;
 }
 
 function formatChange(change: ChangeReport): string {

@@ -2,9 +2,8 @@ import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import type { StaticEntry } from "../config/schema.ts";
 import type { Backend, SourceResult } from "../model.ts";
+import { hostnameOf } from "./names.ts";
 import type { Source } from "./source.ts";
-
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** Addresses listed in the config; hostnames are resolved through the system resolver at every run. */
 export class StaticSource implements Source {
@@ -36,8 +35,7 @@ export class StaticSource implements Source {
       throw new Error(`cannot resolve ${name}: ${error.code ?? error.message}`);
     });
     // The endpoint's hostname must be a DNS label: take the name's first label when it is one.
-    const firstLabel = name.split(".")[0]!;
-    const hostname = DNS_LABEL.test(firstLabel) ? firstLabel : undefined;
+    const hostname = hostnameOf(name);
     return addresses.map(({ address, family }) => ({ ...common, address, family: family === 6 ? "IPv6" : "IPv4", hostname }));
   }
 }

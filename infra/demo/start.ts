@@ -74,9 +74,11 @@ async function main() {
   await runOffline(configPath, async () => {
     await triggerAndShow("First sync: all three backends answer.");
     await fleet.close(BACKENDS[2]!, PORT);
-    await triggerAndShow(`Stopped the backend at ${BACKENDS[2]}: it turns not ready.`);
+    await triggerAndShow(`Stopped the backend at ${BACKENDS[2]}: one failing sync is not enough (fall: 2).`);
+    await triggerAndShow(`A second failing sync: it turns not ready.`);
     await fleet.listen(BACKENDS[2]!, PORT);
-    await triggerAndShow(`Started it again: ready once more.`);
+    await triggerAndShow(`Started it again: one passing sync is not enough (rise: 2).`);
+    await triggerAndShow(`A second passing sync: ready once more.`);
   });
 
   async function triggerAndShow(title: string) {

@@ -36,8 +36,16 @@ process.on("exit", () => {
   for (const child of liveBackendProcesses) child.kill("SIGKILL");
 });
 
-export async function createTestNetwork(options: { name: string; subnetIndex: number }): Promise<TestNetwork> {
+/** The test-host space: a network's extra ranges must lie in it (RFC 2544's benchmarking block). */
+const BENCHMARK_BLOCK: [string, number] = ["198.18.0.0", 15];
+
+/**
+ * `extraRanges`: more IPv4 ranges ("198.19.40.0/24") routed into the namespace beside its own /24, for fleets
+ * larger than one /24 holds. Each must lie in 198.18.0.0/15.
+ */
+export async function createTestNetwork(options: { name: string; subnetIndex: number; extraRanges?: string[] }): Promise<TestNetwork> {
   const { name, subnetIndex } = options;
+  const extraRanges = options.extraRanges ?? [];
   if (!Number.isInteger(subnetIndex) || subnetIndex < 0 || subnetIndex > 255) {
     throw new Error(`subnetIndex must be an integer in 0..255, got ${subnetIndex}`);
   }
@@ -53,6 +61,15 @@ export async function createTestNetwork(options: { name: string; subnetIndex: nu
   const subnets = new BlockList();
   subnets.addSubnet(subnet4, 24, "ipv4");
   subnets.addSubnet(subnet6, 64, "ipv6");
+  const benchmarkBlock = new BlockList();
+  benchmarkBlock.addSubnet(BENCHMARK_BLOCK[0], BENCHMARK_BLOCK[1], "ipv4");
+  for (const range of extraRanges) {
+    const [network, prefix] = range.split("/");
+    if (!network || !isIPv4(network) || !benchmarkBlock.check(network, "ipv4") || !(Number(prefix) >= BENCHMARK_BLOCK[1] && Number(prefix) <= 32)) {
+      throw new Error(`extra range ${range} of test network ${name} must be an IPv4 CIDR inside ${BENCHMARK_BLOCK.join("/")}`);
+    }
+    subnets.addSubnet(network, Number(prefix), "ipv4");
+  }
 
   await removeNetwork(name, hostVeth);
   try {
@@ -67,6 +84,7 @@ export async function createTestNetwork(options: { name: string; subnetIndex: nu
       `addr add ${hostAddress}/24 dev ${hostVeth}`,
       `addr add ${hostAddress6}/64 dev ${hostVeth} nodad`,
       `link set ${hostVeth} up`,
+      ...extraRanges.map((range) => `route add ${range} dev ${hostVeth}`),
     ]);
     // Namespace addresses live on lo as /32 and /128 (see addAddresses); replies leave by one default
     // route over the veth. Permanent neighbours mean no ARP or neighbour discovery is ever waited for.
@@ -87,7 +105,7 @@ export async function createTestNetwork(options: { name: string; subnetIndex: nu
       for (const address of addresses) {
         const family = isIPv4(address) ? "ipv4" : isIPv6(address) ? "ipv6" : undefined;
         if (!family || !subnets.check(address, family)) {
-          throw new Error(`${address} is not in ${subnet4}/24 or ${subnet6}/64 of test network ${name}`);
+          throw new Error(`${address} is not in ${[`${subnet4}/24`, `${subnet6}/64`, ...extraRanges].join(", ")} of test network ${name}`);
         }
         if (address === hostAddress || address === hostAddress6 || address === `198.18.${subnetIndex}.255`) {
           throw new Error(`${address} is reserved in test network ${name} (host side or broadcast)`);

@@ -26,8 +26,9 @@ export async function startMoto(): Promise<Moto> {
   useTestCredentials();
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
-  // setpriv's parent-death signal stops moto even if the test process is killed.
-  const child = spawn("setpriv", ["--pdeathsig", "KILL", "moto_server", "-H", "127.0.0.1", "-p", String(port)], { stdio: ["ignore", "ignore", "pipe"] });
+  // setpriv's parent-death signal stops moto even if the test process is killed. `python3 -m` needs no
+  // moto_server script on the PATH (pip puts it where pyenv's shims may not yet point).
+  const child = spawn("setpriv", ["--pdeathsig", "KILL", "python3", "-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)], { stdio: ["ignore", "ignore", "pipe"] });
   let stderrTail = "";
   child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderrTail = (stderrTail + chunk).slice(-2_000)));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
@@ -42,7 +43,7 @@ export async function startMoto(): Promise<Moto> {
     if (ready) break;
     if (child.exitCode !== null || Date.now() > deadline) {
       await stop();
-      throw new Error(`moto_server did not start on ${endpoint} (is it installed? infra/setup.sh installs it): ${stderrTail.trim()}`);
+      throw new Error(`moto's server did not start on ${endpoint} (is it installed? infra/setup.sh installs it): ${stderrTail.trim()}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }

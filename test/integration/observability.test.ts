@@ -2,19 +2,31 @@
 // nothing did), and the status stamp on our EndpointSlice that `kubectl describe` shows.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { createTestNetwork, type BackendFleet, type TestNetwork } from "../../infra/netns/test-network.ts";
 import { runSync } from "../../functions/engine/run.ts";
 import { ClusterConnections } from "../../functions/kube/client.ts";
 import { ENDPOINT_COUNTS, LAST_SYNC } from "../../functions/plan/status.ts";
 import { selectorlessService, startTestCluster, testConfig, type TestCluster } from "../harness/cluster.ts";
 
 const NAMESPACE = "ees-obs";
+const BACKEND = "198.18.60.2";
 let cluster: TestCluster;
+let network: TestNetwork;
+let fleet: BackendFleet;
 
 before(async () => {
   cluster = await startTestCluster([NAMESPACE]);
   await cluster.admin.core.createNamespacedService({ namespace: NAMESPACE, body: selectorlessService(NAMESPACE, "api", [{ name: "https", port: 443 }]) });
+  await cluster.admin.core.createNamespacedService({ namespace: NAMESPACE, body: selectorlessService(NAMESPACE, "web", [{ name: "http", port: 8080 }]) });
+  network = await createTestNetwork({ name: "ees-obs", subnetIndex: 60 });
+  await network.addAddresses([BACKEND]);
+  fleet = await network.startBackends();
 });
-after(() => cluster?.stop());
+after(async () => {
+  await fleet?.stop();
+  await network?.destroy();
+  await cluster?.stop();
+});
 
 // Never probed (check: none): the addresses only have to be valid.
 const sync = (addresses: string[]) => {
@@ -25,8 +37,8 @@ const sync = (addresses: string[]) => {
   return runSync(config, new ClusterConnections(config.clusters));
 };
 
-async function serviceEvents() {
-  const list = await cluster.admin.core.listNamespacedEvent({ namespace: NAMESPACE, fieldSelector: "involvedObject.kind=Service,involvedObject.name=api" });
+async function serviceEvents(service = "api") {
+  const list = await cluster.admin.core.listNamespacedEvent({ namespace: NAMESPACE, fieldSelector: `involvedObject.kind=Service,involvedObject.name=${service}` });
   return list.items;
 }
 
@@ -55,5 +67,29 @@ describe("events and status", () => {
     const annotations = slices.items[0]?.metadata?.annotations ?? {};
     assert.equal(annotations[ENDPOINT_COUNTS], "2 ready, 0 not ready");
     assert.ok(Date.parse(annotations[LAST_SYNC] ?? "") >= before - 1000, annotations[LAST_SYNC]);
+  });
+
+  it("records a Warning when a guard starts holding back the endpoints and a Normal Event when it stops, not every run", async () => {
+    const config = testConfig({
+      clusters: [{ name: "test", kubeconfig: cluster.kubeconfig }],
+      targets: [
+        { name: "web", cluster: "test", namespace: NAMESPACE, service: "web", ports: [{ name: "http", port: 8080 }], sources: [{ static: [{ address: BACKEND }] }], check: { tcp: {} }, rise: 1, fall: 1 },
+      ],
+    });
+    const run = () => runSync(config, new ClusterConnections(config.clusters));
+    const guardEvents = async () => (await serviceEvents("web")).filter((event) => event.reason !== "EndpointsChanged").map((event) => `${event.type} ${event.reason}`);
+
+    await fleet.listen(BACKEND, 8080, { kind: "tcp" });
+    await run();
+    await fleet.close(BACKEND, 8080);
+    const down = await run();
+    assert.deepEqual(down.targets[0]!.guards.map((trip) => trip.guard), ["neverEmpty"]);
+    assert.deepEqual(await guardEvents(), ["Warning GuardTripped"]);
+    await run();
+    assert.deepEqual(await guardEvents(), ["Warning GuardTripped"], "no second Event while the guard stays tripped");
+
+    await fleet.listen(BACKEND, 8080, { kind: "tcp" });
+    await run();
+    assert.deepEqual((await guardEvents()).sort(), ["Normal GuardsCleared", "Warning GuardTripped"]);
   });
 });

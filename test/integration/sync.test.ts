@@ -50,6 +50,9 @@ function target(service: string, overrides: Record<string, unknown> = {}) {
     ports: [{ name: "http", port: PORT }],
     sources: [{ name: "vms", static: BACKENDS.map((address) => ({ address })) }],
     check: { http: { path: "/healthz", timeoutMs: 2000 } },
+    // Each run's verdict takes effect at once here; rise/fall across runs has its own tests (health-*.test.ts).
+    rise: 1,
+    fall: 1,
     ...overrides,
   };
 }
@@ -126,6 +129,8 @@ describe("core sync against a real API server", () => {
         [
           ["EndpointSlice", "update", [{ address: BACKENDS[1], change: "notReady" }]],
           ["Endpoints", "update", [{ address: BACKENDS[1], change: "notReady" }]],
+          // The backend's stored health record changed too (decide/hysteresis.ts).
+          ["ConfigMap", "update", []],
         ],
       );
       const endpoint = (await slicesOf("health"))[0]!.endpoints!.find((item) => item.addresses[0] === BACKENDS[1]);

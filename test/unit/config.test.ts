@@ -49,7 +49,8 @@ describe("validateConfig: a valid config", () => {
     assert.deepEqual(result.config, {
       ownerId: "default",
       policy: "sync",
-      checkConcurrency: 256,
+      checkConcurrency: 900,
+      syncIntervalSeconds: 60,
       clusters: [{ name: "main" }],
       targets: [
         {
@@ -60,6 +61,10 @@ describe("validateConfig: a valid config", () => {
           ports: [{ port: 5432, protocol: "TCP" }],
           sources: [{ static: [{ address: "10.0.0.1" }] }],
           check: { tcp: { timeoutMs: 2000 } },
+          rise: 2,
+          fall: 2,
+          recheckDelayMs: 200,
+          guards: { belowMinHealthy: "keepPrevious", neverEmpty: true },
           publish: { endpointSlices: true, endpoints: true },
           failing: "notReady",
           createService: false,
@@ -76,7 +81,7 @@ describe("validateConfig: a valid config", () => {
     const result = validateConfig(input);
 
     assert.ok(result.ok);
-    assert.deepEqual(result.config.targets[0]?.check, { http: { timeoutMs: 2000, path: "/", expectedStatus: ["200-399"] } });
+    assert.deepEqual(result.config.targets[0]?.check, { http: { timeoutMs: 2000, method: "GET", path: "/", expectedStatus: ["200-399"] } });
   });
 
   it("accepts every documented option at once", () => {
@@ -221,7 +226,7 @@ describe("validateConfig: each problem names its path and the value found", () =
     {
       name: "source of no kind",
       change: (c) => (c.targets[0].sources[0] = { name: "racks" }),
-      problems: ["targets[0].sources[0]: expected one source kind: static"],
+      problems: ["targets[0].sources[0]: expected one source kind: static, ec2, route53, dns"],
     },
     {
       name: "typo in a check option",
@@ -266,7 +271,7 @@ describe("validateConfig: each problem names its path and the value found", () =
     {
       name: "no check kind",
       change: (c) => (c.targets[0].check = {}),
-      problems: ["targets[0].check: expected one check: none, tcp, http, https"],
+      problems: ["targets[0].check: expected one check: none, tcp, tls, http, https, etcd, grpc"],
     },
     {
       name: "timeout of zero",
@@ -473,11 +478,11 @@ describe("parseConfig", () => {
         assert.ok(error instanceof ConfigError);
         assert.deepEqual(error.problems, [
           "targets[0].ports[0].port: expected 1-65535, got 99999",
-          "targets[0].check: expected one check: none, tcp, http, https",
+          "targets[0].check: expected one check: none, tcp, tls, http, https, etcd, grpc",
         ]);
         assert.equal(
           error.message,
-          "invalid config config.yaml:\n  - targets[0].ports[0].port: expected 1-65535, got 99999\n  - targets[0].check: expected one check: none, tcp, http, https",
+          "invalid config config.yaml:\n  - targets[0].ports[0].port: expected 1-65535, got 99999\n  - targets[0].check: expected one check: none, tcp, tls, http, https, etcd, grpc",
         );
         return true;
       },

@@ -21,8 +21,11 @@ const pass: Verdict = { status: "pass", reason: "Passed", latencyMs: 3 };
 const fail: Verdict = { status: "fail", reason: "ConnRefused", latencyMs: 1 };
 const unknown: Verdict = { status: "unknown", reason: "CheckerError", latencyMs: 0, detail: "EMFILE" };
 
+/** Rise/fall already applied and every verdict taken as it is (rise: 1, fall: 1): hysteresis has its own tests. */
 function input(overrides: Partial<DecideInput>): DecideInput {
-  return { backends: [], verdicts: new Map(), failedSources: [], published: [], failing: "notReady", memory: { backends: {} }, ...overrides };
+  const verdicts = overrides.verdicts ?? new Map<string, Verdict>();
+  const healthy = new Map([...verdicts].filter(([, verdict]) => verdict.status !== "unknown").map(([address, verdict]) => [address, verdict.status === "pass"]));
+  return { backends: [], verdicts, hysteresis: { healthy, health: new Map() }, failedSources: [], published: [], failing: "notReady", memory: { backends: {} }, ...overrides };
 }
 
 describe("decideEndpoints: verdicts", () => {

@@ -770,3 +770,86 @@ describe("serviceProblem", () => {
     assert.equal(problem, 'Service shop/db has no port named "pg" (its ports: none): endpoint port names must equal the Service\'s');
   });
 });
+
+describe("planTarget: ports of an endpoint's own, and draining endpoints", () => {
+  /** Address → the slice port numbers it is published with. */
+  const portsByAddress = (fake: InMemoryApiServer) =>
+    Object.fromEntries(fake.slices().flatMap((slice) => sliceEndpoints(slice).map((address) => [address, (slice.ports ?? []).map((port) => port.port)])));
+  const subsetsOf = (fake: InMemoryApiServer) =>
+    (fake.endpoints("db")?.subsets ?? []).map((subset) => [subset.ports?.map((port) => port.port), [...(subset.addresses ?? []), ...(subset.notReadyAddresses ?? [])].map((address) => address.ip)]);
+
+  it("gives endpoints with ports of their own slices of their own port set, and the Endpoints a subset per port set, then nothing", () => {
+    const fake = new InMemoryApiServer();
+    const desired = [endpoint("10.0.0.1"), endpoint("10.0.0.2", true, { port: 6432 }), endpoint("10.0.0.3", false, { port: 6432 }), endpoint("2001:db8::1", true, { port: 7432 })];
+
+    const first = convergeAndAssertIdempotent(fake, scenario(desired));
+
+    assert.deepEqual(summarize(first), ["create EndpointSlice db-ipv4-0", "create EndpointSlice db-ipv4-1", "create EndpointSlice db-ipv6-0", "create Endpoints db"]);
+    assert.deepEqual(portsByAddress(fake), { "10.0.0.1": [5432], "10.0.0.2": [6432], "10.0.0.3": [6432], "2001:db8::1": [7432] });
+    assert.deepEqual(fake.slices().find((slice) => slice.metadata?.name === "db-ipv4-1")?.ports, [{ name: "pg", port: 6432, protocol: "TCP" }]);
+    assert.deepEqual(subsetsOf(fake), [[[5432], ["10.0.0.1"]], [[6432], ["10.0.0.2", "10.0.0.3"]], [[7432], ["2001:db8::1"]]]);
+    assertPublishes(fake, desired);
+  });
+
+  it("moves an endpoint whose port changed to a slice of its new port set, reusing the slice it empties, then nothing", () => {
+    const fake = new InMemoryApiServer();
+    convergeAndAssertIdempotent(fake, scenario([endpoint("10.0.0.1"), endpoint("10.0.0.2", true, { port: 6432 })]));
+
+    const changes = convergeAndAssertIdempotent(fake, scenario([endpoint("10.0.0.1"), endpoint("10.0.0.2", true, { port: 7432 })]));
+
+    assert.deepEqual(summarize(changes), ["update EndpointSlice db-ipv4-1", "update Endpoints db"]);
+    assert.deepEqual(changes.map((change) => change.endpoints), [[{ address: "10.0.0.2", change: "updated" }], [{ address: "10.0.0.2", change: "updated" }]]);
+    assert.deepEqual(portsByAddress(fake), { "10.0.0.1": [5432], "10.0.0.2": [7432] });
+  });
+
+  it("takes a port of its own equal to the target's as the target's: one slice, and read back it changes nothing", () => {
+    const fake = new InMemoryApiServer();
+
+    const first = convergeAndAssertIdempotent(fake, scenario([endpoint("10.0.0.1", true, { port: 5432 }), endpoint("10.0.0.2")]));
+
+    assert.deepEqual(summarize(first), ["create EndpointSlice db-ipv4-0", "create Endpoints db"]);
+  });
+
+  it("publishes a draining endpoint terminating and not ready, serving as its check says, and not ready in the Endpoints, then nothing", () => {
+    const fake = new InMemoryApiServer();
+    const draining = (serving: boolean) => endpoint("10.0.0.2", false, { serving, terminating: true });
+    convergeAndAssertIdempotent(fake, scenario([endpoint("10.0.0.1"), endpoint("10.0.0.2")]));
+
+    const stopping = convergeAndAssertIdempotent(fake, scenario([endpoint("10.0.0.1"), draining(true)]));
+    const conditions = () => fake.slices()[0]!.endpoints!.find((entry) => entry.addresses[0] === "10.0.0.2")!.conditions;
+
+    assert.deepEqual(stopping.map((change) => change.endpoints), [[{ address: "10.0.0.2", change: "notReady" }], [{ address: "10.0.0.2", change: "notReady" }]]);
+    assert.deepEqual(conditions(), { ready: false, serving: true, terminating: true });
+    assert.deepEqual(fake.endpoints("db")?.subsets?.[0]?.notReadyAddresses?.map((address) => address.ip), ["10.0.0.2"]);
+
+    const failing = convergeAndAssertIdempotent(fake, scenario([endpoint("10.0.0.1"), draining(false)]));
+
+    assert.deepEqual(summarize(failing), ["update EndpointSlice db-ipv4-0"], "the Endpoints cannot tell serving from not");
+    assert.deepEqual(failing[0]?.endpoints, [{ address: "10.0.0.2", change: "updated" }]);
+    assert.deepEqual(conditions(), { ready: false, serving: false, terminating: true });
+  });
+
+  it("a long sequence of random port and health changes converges after every step", () => {
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const pool = [...manyEndpoints(25).map((entry) => entry.address), ...Array.from({ length: 10 }, (_, i) => `2001:db8::${(i + 1).toString(16)}`)];
+    const portChoices = [undefined, 6432, 7432];
+    const fake = new InMemoryApiServer();
+    let state = new Map<string, { ready: boolean; port: number | undefined }>();
+
+    for (let step = 0; step < 30; step++) {
+      const next = new Map(state);
+      for (const address of pool) {
+        const roll = random();
+        if (roll < 0.1) next.delete(address);
+        else if (roll < 0.25) next.set(address, { ready: random() < 0.7, port: portChoices[Math.floor(random() * 3)] });
+      }
+      state = next;
+      const desired = [...state].map(([address, { ready, port }]) => endpoint(address, ready, port === undefined ? {} : { port }));
+
+      convergeAndAssertIdempotent(fake, scenario(desired, { maxEndpointsPerSlice: 4 }));
+      assertPublishes(fake, desired, { maxPerSlice: 4 });
+      assert.deepEqual(portsByAddress(fake), Object.fromEntries(desired.map((entry) => [entry.address, [entry.port ?? 5432]])));
+    }
+  });
+});

@@ -16,6 +16,7 @@ function targetReport(overrides: Partial<TargetReport>): TargetReport {
     rejected: [],
     kept: [],
     dropped: [],
+    guards: [],
     foreign: [],
     warnings: [],
     changes: [],

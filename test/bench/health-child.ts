@@ -1,0 +1,69 @@
+// One measured run for health.bench.ts, in a process of its own so its CPU time and peak memory are the
+// syncer's alone. health.bench.ts bundles this file as serverless.yml bundles the functions and runs the bundle
+// under a 128 MB Lambda's V8 heap limits. Prints one JSON line.
+//   node health-child.mjs bare CONFIG    a bare TCP connect loop over the target's backends: the floor
+//   node health-child.mjs probe CONFIG   the target's real check over its backends, no Kubernetes
+//   node health-child.mjs sync CONFIG    runSync as the functions run it
+import { connect } from "node:net";
+import { loadConfig } from "../../functions/config/load.ts";
+import { runSync } from "../../functions/engine/run.ts";
+import { buildCheck, probeAll, probeLimiter } from "../../functions/health/check.ts";
+import { ClusterConnections } from "../../functions/kube/client.ts";
+import type { Backend } from "../../functions/model.ts";
+
+// The process before any work, modules loaded: what the probes add is the peak less this.
+const idleRssMB = Math.round(process.memoryUsage().rss / 1024 / 1024);
+const [mode, configPath] = process.argv.slice(2);
+const config = await loadConfig(configPath!);
+const target = config.targets[0]!;
+
+/** Wall and CPU time of `work`, and the process's peak RSS so far (module loading included, as on Lambda). */
+async function measure<T>(work: () => Promise<T>) {
+  const [wallStart, cpuStart] = [performance.now(), process.cpuUsage()];
+  const result = await work();
+  const cpu = process.cpuUsage(cpuStart);
+  return { result, wallMs: Math.round(performance.now() - wallStart), cpuMs: Math.round((cpu.user + cpu.system) / 1000), peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024), idleRssMB };
+}
+
+const backends = (): Backend[] => (target.sources[0]!.static ?? []).map((entry) => ({ address: entry.address!, family: "IPv4", sources: ["bench"] }));
+
+if (mode === "bare") {
+  const list = backends();
+  const port = target.ports[0]!.port;
+  const check = Array.isArray(target.check) ? target.check[0]! : target.check;
+  const connectTimeoutMs = check.http!.connectTimeoutMs ?? Math.ceil(check.http!.timeoutMs / 2);
+  // The floor to compare with: connect and close, the same bound and connect timeout, nothing else; workers
+  // taking the next address, so the loop itself costs next to nothing.
+  const run = await measure(async () => {
+    let next = 0;
+    let connected = 0;
+    const one = (address: string) =>
+      new Promise<void>((resolve) => {
+        const socket = connect({ host: address, port });
+        const timer = setTimeout(() => socket.destroy(), connectTimeoutMs);
+        socket.once("connect", () => (connected++, socket.destroy()));
+        socket.once("close", () => (clearTimeout(timer), resolve()));
+        socket.once("error", () => {});
+      });
+    const worker = async () => {
+      while (next < list.length) await one(list[next++]!.address);
+    };
+    await Promise.all(Array.from({ length: Math.min(config.checkConcurrency, list.length) }, worker));
+    return { connected };
+  });
+  console.log(JSON.stringify(run));
+} else if (mode === "probe") {
+  const run = await measure(async () => {
+    const check = await buildCheck(target.check, target.ports[0]!.port);
+    const verdicts = await probeAll(backends(), check, probeLimiter(config.checkConcurrency), new AbortController().signal, target.recheckDelayMs);
+    const reasons: Record<string, number> = {};
+    for (const verdict of verdicts.values()) reasons[verdict.reason] = (reasons[verdict.reason] ?? 0) + 1;
+    return reasons;
+  });
+  console.log(JSON.stringify(run));
+} else {
+  // As the scheduled function runs it: fast detection applies when the config sets it.
+  const run = await measure(() => runSync(config, new ClusterConnections(config.clusters), { fastDetection: true }));
+  const report = run.result.targets[0]!;
+  console.log(JSON.stringify({ ...run, result: { status: report.status, error: report.error, endpoints: report.endpoints, writes: report.writes, guards: report.guards.map((trip) => trip.guard), rounds: run.result.rounds ?? 1 } }));
+}

@@ -1,0 +1,209 @@
+// Health checking at fleet size (npm run bench; a benchmark, not a timed test): real HTTP backends in a
+// network namespace, 10% of them black-holed, synced into a real API server as the syncer's own user.
+// What is measured is what a Lambda runs: health-child.ts bundled with serverless.yml's custom.esbuild, in a
+// fresh process under a 128 MB function's V8 heap limits; the fleet and the API server are other processes.
+// Prints, for 1,000 and 10,000 backends: a bare TCP connect loop on the same fleet (before and after), the
+// check alone, and the whole sync (first run, then a steady one), each as wall time, CPU time and peak RSS of
+// its process; each goal met or missed; then the detection latency of fast-detection mode. The goals
+// (issue 5) are for 10,000 backends: wall ≤ 1.25 × the probe timeout, CPU ≤ 2 s, peak memory ≤ 128 MB.
+// The fleet server shares this machine's cores, so the wall time is also given as a ratio to the bare loop.
+//   HEALTH_BENCH_SIZES=10000          sizes to run (comma-separated)
+//   HEALTH_BENCH_ONLY=probe           skip the whole syncs and fast detection
+//   HEALTH_BENCH_CONCURRENCY=900      checkConcurrency in the config (default: the schema's)
+//   HEALTH_BENCH_CPU_PROF=DIR         --cpu-prof for the check's process, profiles in DIR
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { promisify } from "node:util";
+import * as esbuild from "esbuild";
+import { parse, stringify } from "yaml";
+import { createTestNetwork } from "../../infra/netns/test-network.ts";
+import { selectorlessService, startTestCluster } from "../harness/cluster.ts";
+
+const ROOT = path.join(import.meta.dirname, "../..");
+const NAMESPACE = "ees-hc-bench";
+const PORT = 8080;
+const TIMEOUT_MS = 2000;
+const SIZES = process.env.HEALTH_BENCH_SIZES ? process.env.HEALTH_BENCH_SIZES.split(",").map(Number) : [1_000, 10_000];
+const ONLY_PROBE = process.env.HEALTH_BENCH_ONLY === "probe";
+const CONCURRENCY = process.env.HEALTH_BENCH_CONCURRENCY ? Number(process.env.HEALTH_BENCH_CONCURRENCY) : undefined;
+const CPU_PROF = process.env.HEALTH_BENCH_CPU_PROF;
+const BLACKHOLED_SHARE = 0.1;
+const GOALS = { wallMs: 1.25 * TIMEOUT_MS, cpuMs: 2000, peakMB: 128 };
+/** As coldstart.bench.ts: the V8 heap limits Lambda's Node.js runtime gives a 128 MB function. */
+const LAMBDA_128_MB_FLAGS = ["--max-semi-space-size=6", "--max-old-space-size=116"];
+// 198.19.40.0-198.19.79.255: 40 /24s, 254 hosts each, beside the network's own 198.18.40.0/24.
+const RANGES = Array.from({ length: 40 }, (_, index) => `198.19.${40 + index}.0/24`);
+const ADDRESSES = RANGES.flatMap((range) => Array.from({ length: 254 }, (_, host) => range.replace(/0\/24$/, String(host + 1))));
+
+const work = await mkdtemp(path.join(tmpdir(), "ees-hc-bench-"));
+const CHILD = await bundleChild();
+const cluster = await startTestCluster([NAMESPACE]);
+const network = await createTestNetwork({ name: "ees-hc-bnch", subnetIndex: 40, extraRanges: RANGES });
+try {
+  const largest = Math.max(...SIZES);
+  await network.addAddresses(ADDRESSES.slice(0, largest));
+  const fleet = await network.startBackends();
+  // One listener answers every address of the namespace: a fleet server per address would cost 10,000 sockets.
+  await fleet.listen("0.0.0.0", PORT);
+  console.log(`fleet: ${largest} addresses in ${network.name}, probe timeout ${TIMEOUT_MS} ms (goals: wall ≤ ${GOALS.wallMs} ms, CPU ≤ ${GOALS.cpuMs} ms, peak ≤ ${GOALS.peakMB} MB)`);
+  console.log(`measured: ${path.relative(ROOT, CHILD)}, node ${LAMBDA_128_MB_FLAGS.join(" ")}`);
+
+  for (const size of SIZES) {
+    const addresses = ADDRESSES.slice(0, size);
+    const dark = shuffled(addresses).slice(0, Math.round(size * BLACKHOLED_SHARE));
+    await network.blackhole(dark);
+    const service = `fleet-${size}`;
+    await cluster.admin.core.createNamespacedService({ namespace: NAMESPACE, body: selectorlessService(NAMESPACE, service, [{ name: "http", port: PORT }]) });
+    const configPath = await writeConfig(service, addresses, CONCURRENCY ? { checkConcurrency: CONCURRENCY } : {});
+    console.log(`\n${size} backends, ${dark.length} black-holed`);
+    const bareBefore = await child("bare", configPath);
+    row("bare TCP connect loop", bareBefore, `${bareBefore.result.connected} connected`);
+    const probe = await child("probe", configPath, CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF}`] : []);
+    row("http check (probe only)", probe, JSON.stringify(probe.result));
+    const bareAfter = await child("bare", configPath);
+    row("bare TCP connect loop", bareAfter, `${bareAfter.result.connected} connected`);
+    goals(probe, (bareBefore.wallMs + bareAfter.wallMs) / 2);
+    if (!ONLY_PROBE) {
+      const first = await child("sync", configPath);
+      row("whole sync, first run", first, summary(first.result));
+      goals(first, (bareBefore.wallMs + bareAfter.wallMs) / 2);
+      const steady = await child("sync", configPath);
+      row("whole sync, steady run", steady, summary(steady.result));
+    }
+    await network.unblackhole(dark);
+  }
+
+  if (ONLY_PROBE) process.exit(0);
+  console.log("\nfast detection: 1,000 backends, 10% black-holed, rise/fall 2/2, a round every 5 s for 50 s");
+  const addresses = ADDRESSES.slice(0, 1_000);
+  const dark = shuffled(addresses).slice(0, 100);
+  await network.blackhole(dark);
+  const service = "fleet-fast";
+  await cluster.admin.core.createNamespacedService({ namespace: NAMESPACE, body: selectorlessService(NAMESPACE, service, [{ name: "http", port: PORT }]) });
+  const configPath = await writeConfig(service, addresses, { fastDetection: { everySeconds: 5, forSeconds: 50 } });
+  const running = child("sync", configPath);
+  const victims = addresses.filter((address) => !dark.includes(address)).slice(0, 4);
+  const started = performance.now();
+  const latencies: number[] = [];
+  // Failures land at different points of the round cycle: 7.3 s, 16.1 s, 24.9 s and 33.7 s in.
+  for (const [index, victim] of victims.entries()) {
+    await sleepUntil(started + 7_300 + index * 8_800);
+    await network.blackhole([victim]);
+    const failedAt = performance.now();
+    while ((await readiness(service))[victim] !== false && performance.now() - failedAt < 20_000) await sleep(100);
+    latencies.push(Math.round(performance.now() - failedAt));
+  }
+  const fast = await running;
+  console.log(`  detection latency per failure: ${latencies.map((ms) => `${ms} ms`).join(", ")} (max ${Math.max(...latencies)} ms; goal < 15000 ms)`);
+  console.log(`  invocation: ${fast.result.rounds} rounds in ${fast.wallMs} ms, ${fast.result.writes} writes, CPU ${fast.cpuMs} ms, peak ${fast.peakRssMB} MB`);
+} finally {
+  await network.destroy();
+  await cluster.stop();
+  await rm(work, { recursive: true, force: true });
+}
+
+async function writeConfig(service: string, addresses: string[], extra: Record<string, unknown> = {}): Promise<string> {
+  const file = path.join(cluster.local.dir, `${service}.yaml`);
+  await writeFile(
+    file,
+    stringify({
+      policy: "upsert-only",
+      clusters: [{ name: "bench", kubeconfig: cluster.kubeconfig }],
+      targets: [
+        {
+          name: service,
+          cluster: "bench",
+          namespace: NAMESPACE,
+          service,
+          ports: [{ name: "http", port: PORT }],
+          sources: [{ name: "fleet", static: addresses.map((address) => ({ address })) }],
+          check: { http: { path: "/healthz", timeoutMs: TIMEOUT_MS } },
+        },
+      ],
+      ...extra,
+    }),
+  );
+  return file;
+}
+
+interface Measured {
+  wallMs: number;
+  cpuMs: number;
+  peakRssMB: number;
+  idleRssMB: number;
+  /** What the child measured it on: counts, reasons, or a report's summary. */
+  result: RunSummary & { connected: number };
+}
+
+async function child(mode: "bare" | "probe" | "sync", configPath: string, flags: string[] = []): Promise<Measured> {
+  const { stdout } = await promisify(execFile)(process.execPath, [...LAMBDA_128_MB_FLAGS, ...flags, CHILD, mode, configPath], { maxBuffer: 16 * 1024 * 1024 });
+  return JSON.parse(stdout.trim().split("\n").at(-1)!);
+}
+
+/** Each goal met or missed; the wall time also against the bare loop's, which the shared cores limit too. */
+function goals(measured: Measured, bareWallMs: number) {
+  const mark = (value: number, goal: number) => `${value <= goal ? "met" : "MISSED"} (${value} ≤ ${goal})`;
+  const ratio = (measured.wallMs / bareWallMs).toFixed(2);
+  console.log(`  ${"goals".padEnd(26)} wall ${mark(measured.wallMs, GOALS.wallMs)}, ${ratio} × the bare loop's ${Math.round(bareWallMs)} ms; CPU ${mark(measured.cpuMs, GOALS.cpuMs)}; peak ${mark(measured.peakRssMB, GOALS.peakMB)}`);
+}
+
+/** health-child.ts built as serverless-esbuild builds the functions from serverless.yml's custom.esbuild. */
+async function bundleChild(): Promise<string> {
+  const serverless = parse(await readFile(path.join(ROOT, "serverless.yml"), "utf8")) as { provider: { runtime: string }; custom: { esbuild: Record<string, unknown> } };
+  const custom = serverless.custom.esbuild;
+  if (JSON.stringify(custom).includes("${")) throw new Error("custom.esbuild uses serverless variables, which this benchmark does not resolve");
+  const options: Record<string, unknown> = { bundle: true, platform: "node", target: serverless.provider.runtime.replace(/^nodejs(\d+)\.x$/, "node$1"), ...custom };
+  const exclude = (custom.exclude as string[] | undefined) ?? ["aws-sdk"];
+  options.external = [...((custom.external as string[] | undefined) ?? []), ...(exclude.includes("*") ? [] : exclude)];
+  const extension = (custom.outputFileExtension as string | undefined) ?? ".js";
+  if (extension !== ".js") options.outExtension = { ".js": extension };
+  if (typeof custom.plugins === "string") options.plugins = (await import(pathToFileURL(path.join(ROOT, custom.plugins)).href)).default;
+  // serverless-esbuild's own options, which it takes out before it calls esbuild.
+  for (const key of ["exclude", "outputFileExtension", "packager", "nodeExternals", "keepOutputDirectory", "concurrency", "zipConcurrency", "nativeZip", "packagerOptions", "installExtraArgs", "outputBuildFolder", "outputWorkFolder", "skipBuild", "skipRebuild", "skipBuildExcludeFns", "stripEntryResolveExtensions", "disposeContext", "watch", "packagePath"]) delete options[key];
+  const outdir = path.join(work, "bundle");
+  await esbuild.build({ ...(options as esbuild.BuildOptions), absWorkingDir: ROOT, entryPoints: ["test/bench/health-child.ts"], outdir, logLevel: "warning" });
+  const entry = path.join(outdir, `health-child${extension}`);
+  if (!existsSync(entry)) throw new Error(`no bundle at ${entry}`);
+  return entry;
+}
+
+function row(what: string, measured: Measured, note: string) {
+  console.log(`  ${what.padEnd(26)} wall ${String(measured.wallMs).padStart(5)} ms  CPU ${String(measured.cpuMs).padStart(5)} ms  peak ${String(measured.peakRssMB).padStart(4)} MB (idle ${measured.idleRssMB})  ${note}`);
+}
+
+interface RunSummary {
+  status: string;
+  error?: string;
+  endpoints: { ready: number; notReady: number };
+  writes: number;
+  guards: string[];
+  rounds: number;
+}
+
+function summary(result: RunSummary) {
+  return `${result.status}${result.error ? ` (${result.error})` : ""}, ${result.endpoints.ready} ready, ${result.endpoints.notReady} not ready, ${result.writes} writes${result.guards.length ? `, guards ${result.guards.join(", ")}` : ""}`;
+}
+
+async function readiness(service: string): Promise<Record<string, boolean | undefined>> {
+  const list = await cluster.admin.discovery.listNamespacedEndpointSlice({ namespace: NAMESPACE, labelSelector: `kubernetes.io/service-name=${service}` });
+  return Object.fromEntries(list.items.flatMap((slice) => (slice.endpoints ?? []).map((endpoint) => [endpoint.addresses[0], endpoint.conditions?.ready])));
+}
+
+function shuffled<T>(items: T[]): T[] {
+  return items
+    .map((item) => [Math.random(), item] as const)
+    .sort(([a], [b]) => a - b)
+    .map(([, item]) => item);
+}
+
+function sleep(ms: number) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function sleepUntil(at: number) {
+  return sleep(Math.max(0, at - performance.now()));
+}

@@ -1,0 +1,67 @@
+// The health options of the config: checks (one or a list), TLS material, HTTP details, rise/fall, guards,
+// fast detection. Each problem names its path; a key's text is never shown.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { validateConfig } from "../../functions/config/load.ts";
+
+function withTarget(target: Record<string, unknown>, top: Record<string, unknown> = {}) {
+  return validateConfig({
+    clusters: [{ name: "c" }],
+    targets: [{ name: "t", cluster: "c", namespace: "n", service: "s", ports: [{ port: 2379 }], sources: [{ static: [{ address: "10.0.0.1" }] }], ...target }],
+    ...top,
+  });
+}
+
+const problems = (result: ReturnType<typeof validateConfig>) => (result.ok ? [] : result.problems);
+
+describe("health config", () => {
+  it("takes a list of checks and fills each one's defaults", () => {
+    const result = withTarget({ check: [{ tcp: {} }, { etcd: { caFile: "ca.crt", certFile: "c.crt", keyFile: "c.key" } }, { grpc: { tls: {} } }] });
+    assert.ok(result.ok, problems(result).join("\n"));
+    assert.deepEqual(result.config.targets[0]!.check, [
+      { tcp: { timeoutMs: 2000 } },
+      { etcd: { timeoutMs: 2000, caFile: "ca.crt", certFile: "c.crt", keyFile: "c.key", insecureSkipVerify: false } },
+      { grpc: { timeoutMs: 2000, service: "", tls: { insecureSkipVerify: false } } },
+    ]);
+  });
+
+  it("names the problem inside a list of checks, and inside a single one", () => {
+    assert.deepEqual(problems(withTarget({ check: [{ tcp: {} }, { http: { methd: "GET" } }] })), ['targets[0].check[1].http: unknown key "methd"']);
+    assert.deepEqual(problems(withTarget({ check: "tcp" })), ['targets[0].check: expected a check or a list of checks, got "tcp"']);
+  });
+
+  const cases: { name: string; check: unknown; problems: string[] }[] = [
+    { name: "a connect timeout above the total", check: { tcp: { timeoutMs: 500, connectTimeoutMs: 900 } }, problems: ["targets[0].check.tcp.connectTimeoutMs: expected at most timeoutMs (500), got 900"] },
+    { name: "a CA given twice", check: { tls: { caFile: "a", caPem: "b" } }, problems: ['targets[0].check.tls.caFile: expected caFile or caPem, not both, got "a"'] },
+    { name: "a key given twice, without showing it", check: { tls: { certFile: "c", keyFile: "k", keyPem: "-----BEGIN PRIVATE KEY-----" } }, problems: ['targets[0].check.tls.keyFile: expected keyFile or keyPem, not both, got "k"'] },
+    { name: "a certificate without its key", check: { https: { certFile: "c.crt" } }, problems: ["targets[0].check.https.keyFile: a client certificate needs its key, and a key its certificate"] },
+    { name: "insecureSkipVerify beside a CA", check: { etcd: { caFile: "a", insecureSkipVerify: true } }, problems: ["targets[0].check.etcd.insecureSkipVerify: insecureSkipVerify ignores the CA given: keep one, got true"] },
+    { name: "a body match on HEAD", check: { http: { method: "HEAD", body: { contains: "ok" } } }, problems: ["targets[0].check.http.body: a HEAD answer has no body to match"] },
+    { name: "two body matches", check: { http: { body: { contains: "ok", matches: "o+k" } } }, problems: ["targets[0].check.http.body: expected only one body match, got contains and matches"] },
+    { name: "a regex that does not compile", check: { http: { body: { matches: "(" } } }, problems: ['targets[0].check.http.body.matches: expected a valid regular expression, got "("'] },
+    { name: "a header value with a line break", check: { http: { headers: { "X-A": "1\r\nX-B: 2" } } }, problems: ['targets[0].check.http.headers.X-A: expected a header value without line breaks, got "1\\r\\nX-B: 2"'] },
+  ];
+  for (const { name, check, problems: expected } of cases) {
+    it(`refuses ${name}`, () => assert.deepEqual(problems(withTarget({ check })), expected));
+  }
+
+  it("never shows a key's text, even when it is not PEM", () => {
+    const result = withTarget({ check: { tls: { certPem: "-----BEGIN CERTIFICATE-----", keyPem: "" } } });
+    assert.deepEqual(problems(result), ['targets[0].check.tls.keyPem: expected PEM text, got ""']);
+  });
+
+  it("takes rise, fall and guards, with counts and percentages", () => {
+    const result = withTarget({ rise: 3, fall: 1, guards: { minHealthy: "50%", belowMinHealthy: "publishAll", maxRemovalsPerRun: 2, neverEmpty: false } });
+    assert.ok(result.ok, problems(result).join("\n"));
+    assert.deepEqual(result.config.targets[0]!.guards, { minHealthy: "50%", belowMinHealthy: "publishAll", maxRemovalsPerRun: 2, neverEmpty: false });
+    assert.deepEqual(problems(withTarget({ guards: { maxRemovalsPerRun: "0%" } })), ['targets[0].guards.maxRemovalsPerRun: expected a percentage from 1% to 100%, such as "25%", got "0%"']);
+    assert.deepEqual(problems(withTarget({ fall: 0 })), ["targets[0].fall: expected 1-10, got 0"]);
+  });
+
+  it("refuses fast detection that would still run when the next invocation starts", () => {
+    assert.deepEqual(problems(withTarget({}, { fastDetection: { everySeconds: 10, forSeconds: 60 } })), ["fastDetection.forSeconds: expected less than syncIntervalSeconds (60), got 60"]);
+    const result = withTarget({}, { fastDetection: {} });
+    assert.ok(result.ok);
+    assert.deepEqual(result.config.fastDetection, { everySeconds: 5, forSeconds: 50 });
+  });
+});
