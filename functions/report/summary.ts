@@ -5,7 +5,8 @@ export function summarizeTarget(target: TargetReport) {
   return {
     target: target.target,
     cluster: target.cluster,
-    service: `${target.namespace}/${target.service}`,
+    // Not `service`: the log line's own key names the service that logs (external-endpoint-syncer).
+    kubernetesService: `${target.namespace}/${target.service}`,
     status: target.status,
     ready: target.endpoints.ready,
     notReady: target.endpoints.notReady,

@@ -56,8 +56,15 @@ describe("serverless package", () => {
         ],
       },
       { Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: [sub("arn:${AWS::Partition}:secretsmanager:eu-central-1:${AWS::AccountId}:secret:ees/lab-kubeconfig-??????")] },
-      // The framework writes a one-string resource list as the string.
-      { Effect: "Allow", Action: ["sts:AssumeRole"], Resource: "arn:aws:iam::210987654321:role/ees-partner" },
+      {
+        Effect: "Allow",
+        Action: ["ec2:DescribeInstances"],
+        Resource: ["*"],
+        Condition: { StringEquals: { "aws:RequestedRegion": ["eu-central-1", "eu-west-1"] } },
+      },
+      { Effect: "Allow", Action: ["route53:ListResourceRecordSets"], Resource: [sub("arn:${AWS::Partition}:route53:::hostedzone/Z0123456789ABC")] },
+      { Effect: "Allow", Action: ["route53:GetHealthCheckStatus"], Resource: [sub("arn:${AWS::Partition}:route53:::healthcheck/*")] },
+      { Effect: "Allow", Action: ["sts:AssumeRole"], Resource: ["arn:aws:iam::111122223333:role/ees-reader", "arn:aws:iam::210987654321:role/ees-partner"] },
     ]);
     // Besides ours, only the framework's own log statements.
     assert.deepEqual(statements.filter((statement) => !(ours as unknown[]).includes(statement)).flatMap((statement) => statement.Action).sort(), [
