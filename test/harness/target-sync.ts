@@ -1,5 +1,6 @@
 // What the source integration tests share: run the engine for some targets against a test cluster, as the
 // syncer's least-privilege user, and read back what it published, as cluster-admin.
+import assert from "node:assert/strict";
 import type { V1EndpointSlice, V1Endpoints } from "@kubernetes/client-node";
 import { runSync } from "../../functions/engine/run.ts";
 import { ClusterConnections } from "../../functions/kube/client.ts";
@@ -18,6 +19,8 @@ export interface PublishedEndpoint {
 
 export interface TargetSyncer {
   sync(targets: Record<string, unknown>[]): Promise<RunReport>;
+  /** `sync`, failing the test when any target or source failed. */
+  syncOk(targets: Record<string, unknown>[]): Promise<RunReport>;
   createService(name: string, ports: { name?: string; port: number }[]): Promise<void>;
   slicesOf(service: string): Promise<V1EndpointSlice[]>;
   endpointsOf(service: string): Promise<V1Endpoints>;
@@ -28,13 +31,20 @@ export interface TargetSyncer {
 export function targetSyncer(cluster: TestCluster, namespace: string): TargetSyncer {
   const slicesOf = async (service: string) =>
     (await cluster.admin.discovery.listNamespacedEndpointSlice({ namespace, labelSelector: `kubernetes.io/service-name=${service}` })).items;
+  const sync = (targets: Record<string, unknown>[]) => {
+    const config = testConfig({
+      clusters: [{ name: "test", kubeconfig: cluster.kubeconfig }],
+      targets: targets.map((target) => ({ cluster: "test", namespace, ...target })),
+    });
+    return runSync(config, new ClusterConnections(config.clusters));
+  };
   return {
-    async sync(targets) {
-      const config = testConfig({
-        clusters: [{ name: "test", kubeconfig: cluster.kubeconfig }],
-        targets: targets.map((target) => ({ cluster: "test", namespace, ...target })),
-      });
-      return runSync(config, new ClusterConnections(config.clusters));
+    sync,
+    async syncOk(targets) {
+      const report = await sync(targets);
+      for (const target of report.targets) assert.equal(target.status === "failed" ? target.error : "ok", "ok");
+      for (const target of report.targets) for (const source of target.sources) assert.equal(source.error, undefined, `source ${source.name}`);
+      return report;
     },
     async createService(name, ports) {
       await cluster.admin.core.createNamespacedService({ namespace, body: selectorlessService(namespace, name, ports) });

@@ -100,13 +100,6 @@ function ec2Target(service: string, ec2Source: Record<string, unknown>, override
   };
 }
 
-async function syncOk(targets: Record<string, unknown>[]) {
-  const report = await syncer.sync(targets);
-  for (const target of report.targets) assert.equal(target.status === "failed" ? target.error : "ok", "ok");
-  for (const target of report.targets) for (const source of target.sources) assert.equal(source.error, undefined, `source ${source.name}`);
-  return report;
-}
-
 describe("EC2 source against moto, into a real API server", () => {
   it("publishes the running instances its tags select, filtered on the server, with zone and hostname; stopped and terminated ones are left out", async () => {
     const addresses = ["198.18.30.10", "198.18.30.11", "198.18.30.140"];
@@ -123,7 +116,7 @@ describe("EC2 source against moto, into a real API server", () => {
     await syncer.createService("etcd", [{ name: "client", port: PORT }]);
     const target = ec2Target("etcd", { tags: { role: "etcd" } }, { check: { tcp: { timeoutMs: 1000 } } });
 
-    const report = await syncOk([target]);
+    const report = await syncer.syncOk([target]);
 
     assert.deepEqual(await syncer.published("etcd"), {
       "198.18.30.10": { ready: true, serving: true, terminating: false, ports: `client:${PORT}`, hostname: "etcd-a", zone: "eu-west-1a" },
@@ -138,7 +131,7 @@ describe("EC2 source against moto, into a real API server", () => {
     assert.deepEqual(origins, [`fleet: ${named.InstanceId} in eu-west-1a, running`]);
 
     await ec2().send(new StopInstancesCommand({ InstanceIds: [named.InstanceId!] }));
-    const afterStop = await syncOk([target]);
+    const afterStop = await syncer.syncOk([target]);
     assert.deepEqual(Object.keys(await syncer.published("etcd")), ["198.18.30.11", "198.18.30.140"]);
     assert.deepEqual(afterStop.targets[0]!.changes.find((change) => change.kind === "EndpointSlice")?.endpoints, [{ address: "198.18.30.10", change: "removed" }]);
   });
@@ -150,7 +143,7 @@ describe("EC2 source against moto, into a real API server", () => {
     await syncer.createService("many", [{ name: "client", port: PORT }]);
     const before = proxy.count("DescribeInstances");
 
-    const report = await syncOk([ec2Target("many", { regions: [region], tags: { role: "many" } })]);
+    const report = await syncer.syncOk([ec2Target("many", { regions: [region], tags: { role: "many" } })]);
 
     assert.equal(proxy.count("DescribeInstances") - before, 2, "two pages of at most 1000");
     assert.equal(report.targets[0]!.sources[0]!.found, 1050);
@@ -168,7 +161,7 @@ describe("EC2 source against moto, into a real API server", () => {
     assert.equal(primaryIpv6.length, 2);
     for (const service of ["v6-primary", "v6-all", "v6-eth1", "v4-eth1"]) await syncer.createService(service, [{ name: "client", port: PORT }]);
 
-    await syncOk([
+    await syncer.syncOk([
       ec2Target("v6-primary", { tags: { role: "v6" }, address: "primaryIPv6" }),
       ec2Target("v6-all", { tags: { role: "v6" }, address: "allIPv6" }),
       ec2Target("v6-eth1", { tags: { role: "v6" }, address: "allIPv6", deviceIndex: 1 }),
@@ -188,7 +181,7 @@ describe("EC2 source against moto, into a real API server", () => {
     const withoutPublic = await launch({ tags: { role: "edge" }, zone: "eu-west-1a", address: "198.18.30.30" });
     await syncer.createService("edge", [{ name: "client", port: PORT }]);
 
-    const report = await syncOk([ec2Target("edge", { tags: { role: "edge" }, address: "publicIPv4" })]);
+    const report = await syncer.syncOk([ec2Target("edge", { tags: { role: "edge" }, address: "publicIPv4" })]);
 
     assert.deepEqual(Object.keys(await syncer.published("edge")), [withPublic.PublicIpAddress]);
     assert.deepEqual(report.targets[0]!.warnings, [`source fleet: left out ${withoutPublic.InstanceId}: no public IPv4 address`]);
@@ -199,7 +192,7 @@ describe("EC2 source against moto, into a real API server", () => {
     const east = await launch({ tags: { role: "multi" }, region: "us-west-2" });
     await syncer.createService("multi", [{ name: "client", port: PORT }]);
 
-    await syncOk([ec2Target("multi", { regions: ["eu-west-1", "us-west-2"], tags: { role: "multi" } })]);
+    await syncer.syncOk([ec2Target("multi", { regions: ["eu-west-1", "us-west-2"], tags: { role: "multi" } })]);
 
     const published = await syncer.published("multi");
     assert.equal(published[west.PrivateIpAddress!]?.zone, west.Placement?.AvailabilityZone);
@@ -216,8 +209,8 @@ describe("EC2 source against moto, into a real API server", () => {
     const role = { arn: ROLE_ARN, externalId: "ees-external-7" };
     const assumedBefore = proxy.count("AssumeRole");
 
-    await syncOk([ec2Target("tenant", { tags: { role: "tenant" }, role }), ec2Target("tenant-own", { tags: { role: "tenant" } })]);
-    await syncOk([ec2Target("tenant", { tags: { role: "tenant" }, role })]);
+    await syncer.syncOk([ec2Target("tenant", { tags: { role: "tenant" }, role }), ec2Target("tenant-own", { tags: { role: "tenant" } })]);
+    await syncer.syncOk([ec2Target("tenant", { tags: { role: "tenant" }, role })]);
 
     assert.deepEqual(Object.keys(await syncer.published("tenant")), [instance.PrivateIpAddress]);
     assert.deepEqual(await syncer.published("tenant-own"), {}, "our own account has no such instance");
@@ -241,7 +234,7 @@ describe("EC2 source against moto, into a real API server", () => {
     await syncer.createService("ports", [{ name: "client", port: 8080 }]);
     const target = { ...ec2Target("ports", { tags: { role: "ports" }, portTag: "ees/port" }), ports: [{ name: "client", port: 8080 }], check: { tcp: { timeoutMs: 1000 } } };
 
-    const report = await syncOk([target]);
+    const report = await syncer.syncOk([target]);
 
     const endpoint = (address: string, port: number) => ({ ready: true, serving: true, terminating: false, ports: `client:${port}`, hostname: ids[address], zone: "eu-west-1a" });
     assert.deepEqual(await syncer.published("ports"), {
@@ -263,7 +256,7 @@ describe("EC2 source against moto, into a real API server", () => {
     assert.deepEqual(report.targets[0]!.warnings, [`source fleet: left out ${untagged.InstanceId}: no tag "ees/port" to take the port from`]);
 
     const mark = await cluster.auditMark();
-    const again = await syncOk([target]);
+    const again = await syncer.syncOk([target]);
     assert.equal(again.targets[0]!.status, "unchanged");
     assert.deepEqual(await cluster.syncerWritesSince(mark), []);
   });
@@ -289,7 +282,7 @@ describe("EC2 source against moto, into a real API server", () => {
       await syncer.createService("drain", [{ name: "client", port: PORT }]);
       const target = ec2Target("drain", { tags: { role: "drain" } }, { check: { tcp: { timeoutMs: 1000 } } });
 
-      const report = await syncOk([target]);
+      const report = await syncer.syncOk([target]);
 
       const published = await syncer.published("drain");
       const conditions = Object.fromEntries(Object.entries(published).map(([address, endpoint]) => [address, [endpoint.ready, endpoint.serving, endpoint.terminating]]));
@@ -303,7 +296,7 @@ describe("EC2 source against moto, into a real API server", () => {
       assert.deepEqual(report.targets[0]!.backends.filter((backend) => backend.terminating).map((backend) => backend.address), [stopping, shuttingDown]);
 
       mock.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [instance("i-0run", running, "running")] }] });
-      await syncOk([target]);
+      await syncer.syncOk([target]);
       assert.deepEqual(Object.keys(await syncer.published("drain")), [running]);
     } finally {
       mock.restore();

@@ -77,13 +77,6 @@ function route53Target(service: string, source: Record<string, unknown>, overrid
   };
 }
 
-async function syncOk(targets: Record<string, unknown>[]) {
-  const report = await syncer.sync(targets);
-  for (const target of report.targets) assert.equal(target.status === "failed" ? target.error : "ok", "ok");
-  for (const target of report.targets) for (const source of target.sources) assert.equal(source.error, undefined, `source ${source.name}`);
-  return report;
-}
-
 describe("Route 53 source against moto, into a real API server", () => {
   it("publishes every set of the name (weighted, multivalue, failover), A and AAAA, with each set id in the report, and reads no other name", async () => {
     await createRecords([
@@ -104,7 +97,7 @@ describe("Route 53 source against moto, into a real API server", () => {
     await syncer.createService("db", [{ name: "pg", port: PORT }]);
     await syncer.createService("fo", [{ name: "pg", port: PORT }]);
 
-    const report = await syncOk([
+    const report = await syncer.syncOk([
       route53Target("db", { zoneId, name: `db.${ZONE}` }),
       route53Target("fo", { zoneName: ZONE, name: `FO.${ZONE}.`, types: ["A"] }),
     ]);
@@ -131,7 +124,7 @@ describe("Route 53 source against moto, into a real API server", () => {
     await syncer.createService("big", [{ name: "pg", port: PORT }]);
     const before = proxy.count("ListResourceRecordSets");
 
-    const report = await syncOk([route53Target("big", { zoneId, name: `big.${ZONE}` })]);
+    const report = await syncer.syncOk([route53Target("big", { zoneId, name: `big.${ZONE}` })]);
 
     assert.equal(report.targets[0]!.sources[0]!.found, 600);
     assert.equal(proxy.count("ListResourceRecordSets") - before, 2, "pages of 300, and no third call for the next name");
@@ -181,7 +174,7 @@ describe("Route 53 source against moto, into a real API server", () => {
     await syncer.createService("hc", [{ name: "pg", port: PORT }]);
     const before = proxy.count("GetHealthCheckStatus");
 
-    await syncOk([route53Target("hc", { zoneId, name: `hc.${ZONE}`, healthChecks: true }, { check: { tcp: { timeoutMs: 1000 } } })]);
+    await syncer.syncOk([route53Target("hc", { zoneId, name: `hc.${ZONE}`, healthChecks: true }, { check: { tcp: { timeoutMs: 1000 } } })]);
 
     assert.equal(proxy.count("GetHealthCheckStatus") - before, 1, "one call per distinct health check");
     assert.deepEqual(Object.values(await syncer.published("hc")).map((endpoint) => endpoint.ready), [true, true]);
@@ -208,7 +201,7 @@ describe("Route 53 source against moto, into a real API server", () => {
       mock.on(GetHealthCheckStatusCommand, { HealthCheckId: "hc-well" }).resolves({ HealthCheckObservations: [observation("Success: TCP connection established.")] });
       await syncer.createService("sick", [{ name: "pg", port: PORT }]);
 
-      const report = await syncOk([route53Target("sick", { zoneName: ZONE, name: `sick.${ZONE}`, healthChecks: true }, { check: { tcp: { timeoutMs: 1000 } } })]);
+      const report = await syncer.syncOk([route53Target("sick", { zoneName: ZONE, name: `sick.${ZONE}`, healthChecks: true }, { check: { tcp: { timeoutMs: 1000 } } })]);
 
       assert.deepEqual(Object.fromEntries(Object.entries(await syncer.published("sick")).map(([key, endpoint]) => [key, endpoint.ready])), { [address]: false, "198.18.32.41": true });
       const sick = report.targets[0]!.backends.find((backend) => backend.address === address)!;
