@@ -1,3 +1,6 @@
+#!/usr/bin/env node
+import { realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "./config/load.ts";
 import { runSync, UnknownTargetError } from "./engine/run.ts";
@@ -63,4 +66,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw error;
   }
+}
+
+// Started as the command (package.json's bin, so `npx external-endpoint-syncer`), not imported.
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  process.exitCode = await main(process.argv.slice(2));
 }

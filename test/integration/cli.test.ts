@@ -10,7 +10,7 @@ import { stringify } from "yaml";
 import { selectorlessService, startTestCluster, type TestCluster } from "../harness/cluster.ts";
 
 const NAMESPACE = "ees-cli";
-const CLI = join(import.meta.dirname, "../../bin/external-endpoint-syncer.js");
+const CLI = join(import.meta.dirname, "../../functions/cli.ts");
 let cluster: TestCluster;
 let configPath: string;
 
