@@ -1,5 +1,6 @@
-// Our EKS bearer token against a reference made by another implementation: the AWS CLI's
-// `aws eks get-token`, run with the same credentials, region and cluster at a frozen clock (faketime).
+// Our EKS bearer token against a reference made by another implementation: the AWS CLI's `aws eks get-token`
+// (as `python3 -m awscli`, so no console script need be on PATH), with the same credentials, region and
+// cluster, at a frozen clock (faketime).
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { describe, it } from "node:test";
@@ -19,7 +20,7 @@ async function awsCliToken(cluster: string, region: string, credentials: { acces
     AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
     ...(credentials.sessionToken ? { AWS_SESSION_TOKEN: credentials.sessionToken } : {}),
   };
-  const { stdout } = await promisify(execFile)("faketime", ["-f", SIGNED_AT, "aws", "eks", "get-token", "--cluster-name", cluster, "--region", region], { env });
+  const { stdout } = await promisify(execFile)("faketime", ["-f", SIGNED_AT, "python3", "-m", "awscli", "eks", "get-token", "--cluster-name", cluster, "--region", region], { env });
   return (JSON.parse(stdout) as { status: { token: string } }).status.token;
 }
 
