@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 missing=()
 command -v ip >/dev/null || missing+=(iproute2)
-command -v iptables >/dev/null || missing+=(iptables)
+command -v nft >/dev/null || missing+=(nftables)
 # faketime freezes the clock for the AWS CLI, the reference our EKS tokens are compared with.
 command -v faketime >/dev/null || missing+=(faketime)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -10,7 +10,7 @@
 //   HEALTH_BENCH_SIZES=10000          sizes to run (comma-separated)
 //   HEALTH_BENCH_ONLY=probe           skip the whole syncs and fast detection
 //   HEALTH_BENCH_CONCURRENCY=900      checkConcurrency in the config (default: the schema's)
-//   HEALTH_BENCH_CPU_PROF=DIR         --cpu-prof for the check's process, profiles in DIR
+//   HEALTH_BENCH_CPU_PROF=DIR         --cpu-prof for the measured processes (the check's, each sync's), profiles in DIR
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -30,7 +30,7 @@ const TIMEOUT_MS = 2000;
 const SIZES = process.env.HEALTH_BENCH_SIZES ? process.env.HEALTH_BENCH_SIZES.split(",").map(Number) : [1_000, 10_000];
 const ONLY_PROBE = process.env.HEALTH_BENCH_ONLY === "probe";
 const CONCURRENCY = process.env.HEALTH_BENCH_CONCURRENCY ? Number(process.env.HEALTH_BENCH_CONCURRENCY) : undefined;
-const CPU_PROF = process.env.HEALTH_BENCH_CPU_PROF;
+const PROFILE_FLAGS = process.env.HEALTH_BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.HEALTH_BENCH_CPU_PROF}`] : [];
 const BLACKHOLED_SHARE = 0.1;
 const GOALS = { wallMs: 1.25 * TIMEOUT_MS, cpuMs: 2000, peakMB: 128 };
 /** As coldstart.bench.ts: the V8 heap limits Lambda's Node.js runtime gives a 128 MB function. */
@@ -62,16 +62,16 @@ try {
     console.log(`\n${size} backends, ${dark.length} black-holed`);
     const bareBefore = await child("bare", configPath);
     row("bare TCP connect loop", bareBefore, `${bareBefore.result.connected} connected`);
-    const probe = await child("probe", configPath, CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF}`] : []);
+    const probe = await child("probe", configPath, PROFILE_FLAGS);
     row("http check (probe only)", probe, JSON.stringify(probe.result));
     const bareAfter = await child("bare", configPath);
     row("bare TCP connect loop", bareAfter, `${bareAfter.result.connected} connected`);
     goals(probe, (bareBefore.wallMs + bareAfter.wallMs) / 2);
     if (!ONLY_PROBE) {
-      const first = await child("sync", configPath);
+      const first = await child("sync", configPath, PROFILE_FLAGS);
       row("whole sync, first run", first, summary(first.result));
       goals(first, (bareBefore.wallMs + bareAfter.wallMs) / 2);
-      const steady = await child("sync", configPath);
+      const steady = await child("sync", configPath, PROFILE_FLAGS);
       row("whole sync, steady run", steady, summary(steady.result));
     }
     await network.unblackhole(dark);
