@@ -34,3 +34,10 @@ export interface BackendHealth {
 }
 
 export const emptyMemory = (): TargetMemory => ({ backends: {} });
+
+/** The backends whose last probe timed out. */
+export function timedOutLastRun(memory: TargetMemory): Set<string> {
+  const addresses = new Set<string>();
+  for (const [address, backend] of Object.entries(memory.backends)) if (backend.health?.reason === "Timeout") addresses.add(address);
+  return addresses;
+}

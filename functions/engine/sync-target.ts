@@ -4,7 +4,7 @@ import { mergeBackends } from "../decide/addresses.ts";
 import { decideEndpoints, type DecideInput } from "../decide/desired.ts";
 import { applyGuards, tallyProbes, type GuardTrip, type ProbeTally } from "../decide/guards.ts";
 import { applyHysteresis } from "../decide/hysteresis.ts";
-import type { TargetMemory } from "../decide/memory.ts";
+import { timedOutLastRun, type TargetMemory } from "../decide/memory.ts";
 import { publishedEndpoints } from "../decide/published.ts";
 import { withSourceHealth } from "../decide/source-health.ts";
 import { buildCheck, probeAll } from "../health/check.ts";
@@ -113,16 +113,21 @@ export async function checkTarget(target: TargetConfig, context: TargetContext):
 
     const { backends, rejected } = mergeBackends(results.flatMap((result) => (result.status === "ok" ? result.backends : [])));
     report.rejected = rejected;
-    const check = await buildCheck(target.check, target.ports[0]!.port);
-    const probed = await probeAll(backends, check, context.probeLimit, context.signal, target.recheckDelayMs);
-    // A source's own health signal is reported with the verdict, and keeps the backend from ready (decideEndpoints)
-    // at once: Route 53 counts its own failures, so our rise/fall streaks count only our probes.
-    const verdicts = withSourceHealth(backends, probed);
-
     const claimed = claimObjects(state.slices, state.endpoints, context.ownerId, target.adopt, state.memory);
     report.foreign = claimed.foreign;
     const remembered = readMemory(claimed.memory);
     if (remembered.problem) report.warnings.push(remembered.problem);
+
+    const check = await buildCheck(target.check, target.ports[0]!.port);
+    const probed = await probeAll(backends, check, {
+      limit: context.probeLimit,
+      signal: context.signal,
+      recheckDelayMs: target.recheckDelayMs,
+      timedOutBefore: timedOutLastRun(remembered.memory),
+    });
+    // A source's own health signal is reported with the verdict, and keeps the backend from ready (decideEndpoints)
+    // at once: Route 53 counts its own failures, so our rise/fall streaks count only our probes.
+    const verdicts = withSourceHealth(backends, probed);
     const hysteresis = applyHysteresis({
       backends,
       verdicts: probed,

@@ -75,24 +75,36 @@ export function probeLimiter(concurrency: number): LimitFunction {
   return pLimit(concurrency);
 }
 
+/** How one run probes: the limit all its probes share, its cancellation, and its re-check and ordering hints. */
+export interface ProbeRun {
+  limit: LimitFunction;
+  signal: AbortSignal;
+  /** How long after a failure its re-check comes; 0: no re-check. */
+  recheckDelayMs: number;
+  /** Backends whose last probe timed out: probed first, so their waits overlap the rest instead of trailing it. */
+  timedOutBefore?: ReadonlySet<string>;
+}
+
 /**
- * Probes every backend within the run's limit, in random order: probes that will time out are spread among
- * the rest instead of starting together at the end. A failure is probed once more `recheckDelayMs` later
- * (HAProxy's fastinter) before it counts, except a Timeout: that attempt already waited its whole limit,
- * and trying again would double the run for every black-holed backend.
+ * Probes every backend within the run's limit, in random order (those that timed out last run first): probes
+ * that will time out are spread among the rest instead of starting together at the end. A failure is probed
+ * once more `recheckDelayMs` later (HAProxy's fastinter) before it counts, except a Timeout: that attempt
+ * already waited its whole limit, and trying again would double the run for every black-holed backend.
  *
  * As many workers as the limit allows each take the next backend until none is left, rather than one
  * limited task per backend: at 10,000 backends the tasks, their promises and closures cost more CPU than
  * the probing. Each worker has its own signal, so a probe's abort listener is the only one on it (an
  * AbortSignal walks all of its listeners on every add and remove).
  */
-export async function probeAll(backends: Backend[], check: Check, limit: LimitFunction, signal: AbortSignal, recheckDelayMs: number): Promise<Map<string, Verdict>> {
+export async function probeAll(backends: Backend[], check: Check, run: ProbeRun): Promise<Map<string, Verdict>> {
+  const { limit, signal, recheckDelayMs } = run;
   const verdicts = new Map<string, Verdict>();
   if (check === notChecked) {
     for (const backend of backends) verdicts.set(backend.address, { status: "pass", reason: "NotChecked", latencyMs: 0 });
     return verdicts;
   }
-  const order = shuffled(backends);
+  const timedOut = run.timedOutBefore ?? new Set<string>();
+  const order = [...shuffled(backends.filter((backend) => timedOut.has(backend.address))), ...shuffled(backends.filter((backend) => !timedOut.has(backend.address)))];
   const rechecks: Promise<void>[] = [];
   let next = 0;
   const recheck = async (backend: Backend) => {

@@ -1,6 +1,6 @@
 import type { DiscoveryV1EndpointPort, V1Endpoint, V1EndpointSlice } from "@kubernetes/client-node";
 import type { AddressFamily, DesiredEndpoint } from "../model.ts";
-import { canonical, type Change, compareAddresses, diffEndpoints, type Readiness } from "./changes.ts";
+import { canonical, type Change, compareAddresses, diffEndpoints, type Readiness, sameData } from "./changes.ts";
 import { sliceLabels } from "./labels.ts";
 import { ownerReferences, endpointPort, portsFor, type ServiceRef } from "./owner.ts";
 
@@ -35,12 +35,18 @@ export function planEndpointSlices(
   const changes: Change[] = [];
   for (const family of FAMILIES) {
     const groupPorts = new Map<string, DiscoveryV1EndpointPort[]>();
+    // Most endpoints share the target's ports: one key per port number an endpoint has, not one per endpoint.
+    const groupOf = new Map<number | undefined, string>();
     const wanted = new Map<string, { endpoint: V1Endpoint; group: string }>();
     for (const endpoint of desired) {
       if (endpoint.family !== family) continue;
-      const ports = portsFor(service, endpoint.port);
-      const group = portsKey(ports);
-      groupPorts.set(group, ports);
+      let group = groupOf.get(endpoint.port);
+      if (group === undefined) {
+        const ports = portsFor(service, endpoint.port);
+        group = portsKey(ports);
+        groupOf.set(endpoint.port, group);
+        groupPorts.set(group, ports);
+      }
       wanted.set(endpoint.address, { endpoint: sliceEndpoint(endpoint), group });
     }
     const plans: SlicePlan[] = existing
@@ -139,9 +145,9 @@ function differs(service: ServiceRef, family: AddressFamily, plan: SlicePlan): b
   const labels = slice.metadata?.labels ?? {};
   return (
     Object.entries(ours).some(([key, value]) => labels[key] !== value) ||
-    canonical(slice.metadata?.ownerReferences ?? []) !== canonical(ownerReferences(service)) ||
+    !sameData(slice.metadata?.ownerReferences ?? [], ownerReferences(service)) ||
     portsKey(slice.ports ?? []) !== portsKey(plan.ports) ||
-    canonical(normalizeEndpoints(slice.endpoints ?? [])) !== canonical(normalizeEndpoints(plan.endpoints)) ||
+    !sameData(normalizeEndpoints(slice.endpoints ?? []), normalizeEndpoints(plan.endpoints)) ||
     slice.addressType !== family
   );
 }

@@ -1,6 +1,6 @@
 import type { V1EndpointAddress, V1Endpoints } from "@kubernetes/client-node";
 import type { DesiredEndpoint } from "../model.ts";
-import { canonical, type Change, compareAddresses, diffEndpoints, type Readiness } from "./changes.ts";
+import { canonical, type Change, compareAddresses, diffEndpoints, type Readiness, sameData } from "./changes.ts";
 import { endpointsLabels } from "./labels.ts";
 import { ownerReferences, endpointPort, portsFor, type ServiceRef } from "./owner.ts";
 
@@ -23,10 +23,16 @@ function buildEndpoints(service: ServiceRef, desired: DesiredEndpoint[], existin
   const toAddress = ({ address, hostname, nodeName }: DesiredEndpoint): V1EndpointAddress => ({ ip: address, hostname, nodeName });
   // One subset per port set: endpoints with ports of their own (SRV, an EC2 port tag) sit apart.
   const byPorts = new Map<string, { ports: ReturnType<typeof portsFor>; endpoints: DesiredEndpoint[] }>();
+  const keyOf = new Map<number | undefined, string>();
   for (const endpoint of [...desired].sort((a, b) => compareAddresses(a.address, b.address))) {
-    const ports = portsFor(service, endpoint.port);
-    const key = canonical(ports);
-    if (!byPorts.has(key)) byPorts.set(key, { ports, endpoints: [] });
+    let key = keyOf.get(endpoint.port);
+    if (key === undefined) {
+      const ports = portsFor(service, endpoint.port);
+      key = canonical(ports);
+      keyOf.set(endpoint.port, key);
+      // An endpoint's own port may equal the target's: the same subset.
+      if (!byPorts.has(key)) byPorts.set(key, { ports, endpoints: [] });
+    }
     byPorts.get(key)!.endpoints.push(endpoint);
   }
   const subsets = [...byPorts.keys()].sort(compareAddresses).map((key) => {
@@ -55,8 +61,8 @@ function differs(existing: V1Endpoints, wanted: V1Endpoints): boolean {
   const labels = existing.metadata?.labels ?? {};
   return (
     Object.entries(wanted.metadata?.labels ?? {}).some(([key, value]) => labels[key] !== value) ||
-    canonical(existing.metadata?.ownerReferences ?? []) !== canonical(wanted.metadata?.ownerReferences ?? []) ||
-    canonical(normalizeSubsets(existing)) !== canonical(normalizeSubsets(wanted))
+    !sameData(existing.metadata?.ownerReferences ?? [], wanted.metadata?.ownerReferences ?? []) ||
+    !sameData(normalizeSubsets(existing), normalizeSubsets(wanted))
   );
 }
 

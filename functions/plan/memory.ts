@@ -1,7 +1,7 @@
 import { gunzipSync, gzipSync } from "node:zlib";
 import type { V1ConfigMap } from "@kubernetes/client-node";
 import { emptyMemory, type TargetMemory } from "../decide/memory.ts";
-import { canonical, type Change } from "./changes.ts";
+import { type Change, sameData } from "./changes.ts";
 import { MANAGED_BY, MANAGER, OWNER, SERVICE } from "./labels.ts";
 import { ownerReferences, type ServiceRef } from "./owner.ts";
 
@@ -25,7 +25,7 @@ export function readMemory(configMap: V1ConfigMap | undefined): { memory: Target
 
 /** Pure: the write, if any, that stores `memory`. Unchanged memory writes nothing. */
 export function planMemory(service: ServiceRef, memory: TargetMemory, existing: V1ConfigMap | undefined): Change[] {
-  if (existing && canonical(readMemory(existing).memory) === canonical(memory)) return [];
+  if (existing && sameData(readMemory(existing).memory, memory)) return [];
   if (!existing && Object.keys(memory.backends).length === 0) return [];
   const object: V1ConfigMap & { kind: "ConfigMap" } = {
     apiVersion: "v1",

@@ -55,7 +55,7 @@ if (mode === "bare") {
 } else if (mode === "probe") {
   const run = await measure(async () => {
     const check = await buildCheck(target.check, target.ports[0]!.port);
-    const verdicts = await probeAll(backends(), check, probeLimiter(config.checkConcurrency), new AbortController().signal, target.recheckDelayMs);
+    const verdicts = await probeAll(backends(), check, { limit: probeLimiter(config.checkConcurrency), signal: new AbortController().signal, recheckDelayMs: target.recheckDelayMs });
     const reasons: Record<string, number> = {};
     for (const verdict of verdicts.values()) reasons[verdict.reason] = (reasons[verdict.reason] ?? 0) + 1;
     return reasons;

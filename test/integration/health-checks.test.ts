@@ -6,8 +6,8 @@
 // insecureSkipVerify skips the check; https with a body match passes, a wrong body is BodyMismatch, a wrong
 // status StatusMismatch; gRPC SERVING passes, NOT_SERVING and an unknown service are NotServing, a closed port
 // is ConnRefused, TLS verifies; a black-holed address is Timeout within connectTimeoutMs; a list of checks
-// fails on its first failing one; a failing probe is re-checked once, a Timeout is not; an unreadable CA
-// fails the build with the field and path, and a key's text never shows.
+// fails on its first failing one; a failing probe is re-checked once, a Timeout is not; what timed out last
+// run is probed first; an unreadable CA fails the build with the field and path, and a key's text never shows.
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -186,8 +186,21 @@ describe("timeouts, lists of checks and re-checks", () => {
           : { status: "fail", reason: "ConnRefused", latencyMs: 1 };
       },
     };
-    await probeAll([backend(WEB), backend(DARK)], check, pLimit(4), new AbortController().signal, 10);
+    await probeAll([backend(WEB), backend(DARK)], check, { limit: pLimit(4), signal: new AbortController().signal, recheckDelayMs: 10 });
     assert.deepEqual(counted.sort(), [WEB, WEB, DARK]);
+  });
+
+  it("probes first what timed out last run, so its wait does not trail the others", async () => {
+    const real = await checkOf({ http: { connectTimeoutMs: 300 } });
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const started: string[] = [];
+      const recording = { kind: real.kind, probe: (candidate: Backend, signal: AbortSignal) => (started.push(candidate.address), real.probe(candidate, signal)) };
+      const began = performance.now();
+      const verdicts = await probeAll([backend(WEB), backend(DARK)], recording, { limit: pLimit(2), signal: new AbortController().signal, recheckDelayMs: 0, timedOutBefore: new Set([DARK]) });
+      assert.deepEqual(started, [DARK, WEB]);
+      assert.deepEqual([verdicts.get(DARK)?.reason, verdicts.get(WEB)?.reason], ["Timeout", "Passed"]);
+      assert.ok(performance.now() - began < 600, "the two probes ran side by side");
+    }
   });
 });
 

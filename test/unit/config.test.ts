@@ -4,7 +4,7 @@ import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { homedir, tmpdir } from "node:os";
 import { isAbsolute, join, relative } from "node:path";
-import { parse as parseYaml } from "yaml";
+import { parse as parseYaml, stringify } from "yaml";
 import { configJsonSchema } from "../../functions/config/json-schema.ts";
 import { ConfigError, loadConfig, parseConfig, validateConfig } from "../../functions/config/load.ts";
 
@@ -486,6 +486,40 @@ describe("parseConfig", () => {
         );
         return true;
       },
+    );
+  });
+
+  it("reads JSON as the same config the YAML parser makes of it", () => {
+    const config = {
+      clusters: [{ name: "main" }],
+      targets: [{ name: "db", cluster: "main", namespace: "shop", service: "postgres", ports: [{ port: 5432 }], sources: [{ static: [{ address: "10.0.0.1" }] }], check: { tcp: {} } }],
+    };
+    const json = JSON.stringify(config, null, 2);
+
+    assert.deepEqual(parseConfig(json, "config.json"), parseConfig(stringify(config), "config.yaml"));
+    assert.deepEqual(parseConfig(json, "config.json").targets[0]?.check, { tcp: { timeoutMs: 2000 } });
+  });
+
+  it("reads YAML flow syntax that is not JSON, and places a JSON syntax error by line", () => {
+    const flow = "{ clusters: [{ name: main }], targets: [] }";
+    assert.deepEqual(parseConfig(flow, "config.yaml").clusters.map((cluster) => cluster.name), ["main"]);
+
+    assert.throws(
+      () => parseConfig('{\n  "clusters": [{ "name": "main" }],\n  "targets": [\n', "config.json"),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(error.problems[0]!, /line \d+, column \d+/);
+        return true;
+      },
+    );
+  });
+
+  it("names the path and value of a schema problem in JSON too", () => {
+    const json = JSON.stringify({ clusters: [{ name: "main" }], targets: [{ name: "db", cluster: "main", namespace: "shop", service: "pg", ports: [{ port: 0 }], sources: [{ static: [{ address: "10.0.0.1" }] }] }] });
+
+    assert.throws(
+      () => parseConfig(json, "config.json"),
+      (error: unknown) => error instanceof ConfigError && error.problems.includes("targets[0].ports[0].port: expected 1-65535, got 0"),
     );
   });
 

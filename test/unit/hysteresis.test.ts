@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { applyGuards, checkerLooksIsolated, tallyProbes, type GuardInput } from "../../functions/decide/guards.ts";
 import { applyHysteresis, type HysteresisInput } from "../../functions/decide/hysteresis.ts";
-import type { BackendHealth } from "../../functions/decide/memory.ts";
+import { timedOutLastRun, type BackendHealth } from "../../functions/decide/memory.ts";
 import type { DesiredEndpoint, Verdict } from "../../functions/model.ts";
 
 const NOW = new Date("2026-11-26T12:00:00Z");
@@ -156,5 +156,19 @@ describe("checker self-check", () => {
     assert.deepEqual(unchecked, { probed: 0, unanswered: 0 });
     assert.equal(checkerLooksIsolated([unchecked]), false);
     assert.equal(checkerLooksIsolated([unchecked, tallyProbes([verdict("Timeout")])]), true);
+  });
+});
+
+describe("timedOutLastRun", () => {
+  it("lists the backends whose last probe timed out, whether or not they are still healthy", () => {
+    const memory = {
+      backends: {
+        "10.0.0.1": { sources: ["s"], health: record(false, 0, { reason: "Timeout" }) },
+        "10.0.0.2": { sources: ["s"], health: record(true, 1, { reason: "Timeout" }) },
+        "10.0.0.3": { sources: ["s"], health: record(false, 0, { reason: "ConnRefused" }) },
+        "10.0.0.4": { sources: ["s"] },
+      },
+    };
+    assert.deepEqual([...timedOutLastRun(memory)].sort(), ["10.0.0.1", "10.0.0.2"]);
   });
 });

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import type { V1EndpointSlice, V1Endpoints, V1ObjectMeta, V1Service } from "@kubernetes/client-node";
 import type { PortConfig } from "../../functions/config/schema.ts";
 import type { DesiredEndpoint } from "../../functions/model.ts";
-import type { Change, KubeObject } from "../../functions/plan/changes.ts";
+import { canonical, sameData, type Change, type KubeObject } from "../../functions/plan/changes.ts";
 import { planEndpointSlices } from "../../functions/plan/endpoint-slices.ts";
 import { planEndpoints } from "../../functions/plan/endpoints.ts";
 import { claimObjects } from "../../functions/plan/ownership.ts";
@@ -805,9 +805,13 @@ describe("planTarget: ports of an endpoint's own, and draining endpoints", () =>
   it("takes a port of its own equal to the target's as the target's: one slice, and read back it changes nothing", () => {
     const fake = new InMemoryApiServer();
 
-    const first = convergeAndAssertIdempotent(fake, scenario([endpoint("10.0.0.1", true, { port: 5432 }), endpoint("10.0.0.2")]));
+    const desired = [endpoint("10.0.0.1", true, { port: 5432 }), endpoint("10.0.0.2")];
+
+    const first = convergeAndAssertIdempotent(fake, scenario(desired));
 
     assert.deepEqual(summarize(first), ["create EndpointSlice db-ipv4-0", "create Endpoints db"]);
+    assertPublishes(fake, desired);
+    assert.equal(fake.endpoints("db")?.subsets?.length, 1);
   });
 
   it("publishes a draining endpoint terminating and not ready, serving as its check says, and not ready in the Endpoints, then nothing", () => {
@@ -852,4 +856,25 @@ describe("planTarget: ports of an endpoint's own, and draining endpoints", () =>
       assert.deepEqual(portsByAddress(fake), Object.fromEntries(desired.map((entry) => [entry.address, [entry.port ?? 5432]])));
     }
   });
+});
+
+describe("sameData", () => {
+  const cases: [string, unknown, unknown, boolean][] = [
+    ["key order", { a: 1, b: { c: [1, 2] } }, { b: { c: [1, 2] }, a: 1 }, true],
+    ["an undefined field against a missing one", { a: 1, b: undefined }, { a: 1 }, true],
+    ["a missing field against a set one", { a: 1 }, { a: 1, b: 2 }, false],
+    ["a nested difference", { a: { b: [{ c: "x" }] } }, { a: { b: [{ c: "y" }] } }, false],
+    ["array order", [1, 2], [2, 1], false],
+    ["array length", [1], [1, 1], false],
+    ["an array against an object", [], {}, false],
+    ["null against an object", null, {}, false],
+    ["a number against its text", 1, "1", false],
+  ];
+  for (const [what, a, b, same] of cases) {
+    it(`${what}: ${same ? "same" : "different"}, as canonical texts compare`, () => {
+      assert.equal(sameData(a, b), same);
+      assert.equal(sameData(b, a), same);
+      assert.equal(canonical(a) === canonical(b), same);
+    });
+  }
 });
