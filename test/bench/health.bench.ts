@@ -2,12 +2,14 @@
 // network namespace, 10% of them black-holed, synced into a real API server as the syncer's own user.
 // What is measured is what a Lambda runs: health-child.ts bundled with serverless.yml's custom.esbuild, in a
 // fresh process under a 128 MB function's V8 heap limits; the fleet and the API server are other processes.
-// Prints, for 1,000 and 10,000 backends: a bare TCP connect loop on the same fleet (before and after), the
-// check alone, and the whole sync (first run, then a steady one), each as wall time, CPU time and peak RSS of
-// its process; each goal met or missed; then the detection latency of fast-detection mode. The goals
-// (issue 5) are for 10,000 backends: wall ≤ 1.25 × the probe timeout, CPU ≤ 2 s, peak memory ≤ 128 MB.
-// The fleet server shares this machine's cores, so the wall time is also given as a ratio to the bare loop.
+// Prints, for 1,000 and 10,000 backends: a bare TCP connect loop on the same fleet, the check alone, and the
+// whole sync (a first run, then a steady one, of a Service of its own each time), each as wall time, CPU time
+// and peak RSS of its process, the median of several runs with their range; each goal met or missed; then the
+// detection latency of fast-detection mode. The goals (issue 5) are for 10,000 backends: wall ≤ 1.25 × the
+// probe timeout, CPU ≤ 2 s, peak memory ≤ 128 MB. The fleet server shares this machine's cores, so the wall
+// time is also given as a ratio to the bare loop's.
 //   HEALTH_BENCH_SIZES=10000          sizes to run (comma-separated)
+//   HEALTH_BENCH_RUNS=3               runs of each measurement
 //   HEALTH_BENCH_ONLY=probe           skip the whole syncs and fast detection
 //   HEALTH_BENCH_CONCURRENCY=900      checkConcurrency in the config (default: the schema's)
 //   HEALTH_BENCH_CPU_PROF=DIR         --cpu-prof for the measured processes (the check's, each sync's), profiles in DIR
@@ -28,6 +30,7 @@ const NAMESPACE = "ees-hc-bench";
 const PORT = 8080;
 const TIMEOUT_MS = 2000;
 const SIZES = process.env.HEALTH_BENCH_SIZES ? process.env.HEALTH_BENCH_SIZES.split(",").map(Number) : [1_000, 10_000];
+const RUNS = Number(process.env.HEALTH_BENCH_RUNS ?? 3);
 const ONLY_PROBE = process.env.HEALTH_BENCH_ONLY === "probe";
 const CONCURRENCY = process.env.HEALTH_BENCH_CONCURRENCY ? Number(process.env.HEALTH_BENCH_CONCURRENCY) : undefined;
 const PROFILE_FLAGS = process.env.HEALTH_BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.HEALTH_BENCH_CPU_PROF}`] : [];
@@ -56,23 +59,33 @@ try {
     const addresses = ADDRESSES.slice(0, size);
     const dark = shuffled(addresses).slice(0, Math.round(size * BLACKHOLED_SHARE));
     await network.blackhole(dark);
-    const service = `fleet-${size}`;
-    await cluster.admin.core.createNamespacedService({ namespace: NAMESPACE, body: selectorlessService(NAMESPACE, service, [{ name: "http", port: PORT }]) });
-    const configPath = await writeConfig(service, addresses, CONCURRENCY ? { checkConcurrency: CONCURRENCY } : {});
-    console.log(`\n${size} backends, ${dark.length} black-holed`);
-    const bareBefore = await child("bare", configPath);
-    row("bare TCP connect loop", bareBefore, `${bareBefore.result.connected} connected`);
-    const probe = await child("probe", configPath, PROFILE_FLAGS);
-    row("http check (probe only)", probe, JSON.stringify(probe.result));
-    const bareAfter = await child("bare", configPath);
-    row("bare TCP connect loop", bareAfter, `${bareAfter.result.connected} connected`);
-    goals(probe, (bareBefore.wallMs + bareAfter.wallMs) / 2);
+    console.log(`\n${size} backends, ${dark.length} black-holed: median of ${RUNS} runs (min-max)`);
+    const bare: Measured[] = [];
+    const probes: Measured[] = [];
+    const probeConfig = await writeConfig(`probe-${size}`, addresses, CONCURRENCY ? { checkConcurrency: CONCURRENCY } : {});
+    // Interleaved, so what drifts on this machine during the runs weighs on both alike.
+    for (let run = 0; run < RUNS; run++) {
+      bare.push(await child("bare", probeConfig));
+      probes.push(await child("probe", probeConfig, PROFILE_FLAGS));
+    }
+    const bareWallMs = median(bare.map((measured) => measured.wallMs));
+    row("bare TCP connect loop", bare, (result) => `${result.connected} connected`);
+    row("http check (probe only)", probes, (result) => JSON.stringify(result));
+    goals(probes, bareWallMs);
     if (!ONLY_PROBE) {
-      const first = await child("sync", configPath, PROFILE_FLAGS);
-      row("whole sync, first run", first, summary(first.result));
-      goals(first, (bareBefore.wallMs + bareAfter.wallMs) / 2);
-      const steady = await child("sync", configPath, PROFILE_FLAGS);
-      row("whole sync, steady run", steady, summary(steady.result));
+      const firsts: Measured[] = [];
+      const steadies: Measured[] = [];
+      for (let run = 0; run < RUNS; run++) {
+        const service = `fleet-${size}-${run}`;
+        await cluster.admin.core.createNamespacedService({ namespace: NAMESPACE, body: selectorlessService(NAMESPACE, service, [{ name: "http", port: PORT }]) });
+        const configPath = await writeConfig(service, addresses, CONCURRENCY ? { checkConcurrency: CONCURRENCY } : {});
+        firsts.push(await child("sync", configPath, PROFILE_FLAGS));
+        steadies.push(await child("sync", configPath, PROFILE_FLAGS));
+      }
+      row("whole sync, first run", firsts, summary);
+      goals(firsts, bareWallMs);
+      row("whole sync, steady run", steadies, summary);
+      goals(steadies, bareWallMs);
     }
     await network.unblackhole(dark);
   }
@@ -145,11 +158,18 @@ async function child(mode: "bare" | "probe" | "sync", configPath: string, flags:
   return JSON.parse(stdout.trim().split("\n").at(-1)!);
 }
 
-/** Each goal met or missed; the wall time also against the bare loop's, which the shared cores limit too. */
-function goals(measured: Measured, bareWallMs: number) {
-  const mark = (value: number, goal: number) => `${value <= goal ? "met" : "MISSED"} (${value} ≤ ${goal})`;
-  const ratio = (measured.wallMs / bareWallMs).toFixed(2);
-  console.log(`  ${"goals".padEnd(26)} wall ${mark(measured.wallMs, GOALS.wallMs)}, ${ratio} × the bare loop's ${Math.round(bareWallMs)} ms; CPU ${mark(measured.cpuMs, GOALS.cpuMs)}; peak ${mark(measured.peakRssMB, GOALS.peakMB)}`);
+/** Each goal met or missed by the median, with the worst run; the wall time also against the bare loop's. */
+function goals(runs: Measured[], bareWallMs: number) {
+  const mark = (values: number[], goal: number) => {
+    const middle = median(values);
+    return `${middle <= goal ? "met" : "MISSED"} (${middle} ≤ ${goal}, worst ${Math.max(...values)})`;
+  };
+  const wall = runs.map((measured) => measured.wallMs);
+  const ratio = (median(wall) / bareWallMs).toFixed(2);
+  console.log(
+    `  ${"goals".padEnd(26)} wall ${mark(wall, GOALS.wallMs)}, ${ratio} × the bare loop's ${Math.round(bareWallMs)} ms; ` +
+      `CPU ${mark(runs.map((measured) => measured.cpuMs), GOALS.cpuMs)}; peak ${mark(runs.map((measured) => measured.peakRssMB), GOALS.peakMB)}`,
+  );
 }
 
 /** health-child.ts built as serverless-esbuild builds the functions from serverless.yml's custom.esbuild. */
@@ -172,8 +192,20 @@ async function bundleChild(): Promise<string> {
   return entry;
 }
 
-function row(what: string, measured: Measured, note: string) {
-  console.log(`  ${what.padEnd(26)} wall ${String(measured.wallMs).padStart(5)} ms  CPU ${String(measured.cpuMs).padStart(5)} ms  peak ${String(measured.peakRssMB).padStart(4)} MB (idle ${measured.idleRssMB})  ${note}`);
+/** Median and range of each measure over the runs, and what they found (each distinct finding once). */
+function row(what: string, runs: Measured[], describe: (result: Measured["result"]) => string) {
+  const spread = (values: number[], unit: string, width: number) => `${String(median(values)).padStart(width)} ${unit} (${Math.min(...values)}-${Math.max(...values)})`;
+  const findings = [...new Set(runs.map((measured) => describe(measured.result)))].join(" | ");
+  console.log(
+    `  ${what.padEnd(26)} wall ${spread(runs.map((measured) => measured.wallMs), "ms", 5)}  CPU ${spread(runs.map((measured) => measured.cpuMs), "ms", 5)}  ` +
+      `peak ${spread(runs.map((measured) => measured.peakRssMB), "MB", 4)} (idle ${runs[0]!.idleRssMB})  ${findings}`,
+  );
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle]! : Math.round((sorted[middle - 1]! + sorted[middle]!) / 2);
 }
 
 interface RunSummary {
