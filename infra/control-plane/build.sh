@@ -5,6 +5,8 @@ set -euo pipefail
 
 KUBE_VERSION="${KUBE_VERSION:-v1.37.2}"
 ETCD_VERSION="${ETCD_VERSION:-v3.5.21}"
+# The last etcd without /readyz (added in v3.5.11): the etcd check's /health fallback is tested against it.
+ETCD_WITHOUT_READYZ_VERSION=v3.5.10
 CACHE="${EES_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/external-endpoint-syncer}"
 BIN="$CACHE/bin/kube-$KUBE_VERSION-etcd-$ETCD_VERSION"
 mkdir -p "$BIN"
@@ -12,14 +14,16 @@ export CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=local
 
 log() { printf '[control-plane] %s\n' "$*" >&2; }
 
+# build_etcd VERSION NAME: etcd VERSION as $BIN/NAME.
 build_etcd() {
-  [ -x "$BIN/etcd" ] && return
-  local work="$CACHE/src/etcd-$ETCD_VERSION"
+  local version="$1" name="$2"
+  [ -x "$BIN/$name" ] && return
+  local work="$CACHE/src/etcd-$version"
   mkdir -p "$work" && cd "$work"
   [ -f go.mod ] || go mod init ees/etcd-build >/dev/null 2>&1
-  go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
-  go build -o "$BIN/etcd.tmp" go.etcd.io/etcd/server/v3
-  mv "$BIN/etcd.tmp" "$BIN/etcd"
+  go get "go.etcd.io/etcd/server/v3@$version"
+  go build -o "$BIN/$name.tmp" go.etcd.io/etcd/server/v3
+  mv "$BIN/$name.tmp" "$BIN/$name"
 }
 
 build_kube() {
@@ -50,7 +54,8 @@ GO
 }
 
 start=$(date +%s)
-( build_etcd )
+( build_etcd "$ETCD_VERSION" etcd )
+( build_etcd "$ETCD_WITHOUT_READYZ_VERSION" etcd-without-readyz )
 ( build_kube )
 log "binaries ready in $BIN ($(( $(date +%s) - start )) s)"
 echo "$BIN"

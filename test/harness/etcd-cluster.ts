@@ -29,8 +29,17 @@ export interface EtcdCluster {
   destroy(): Promise<void>;
 }
 
-export async function startEtcdCluster(network: TestNetwork, addresses: string[], dir: string): Promise<EtcdCluster> {
-  const binary = path.join(await ensureControlPlaneBinaries(), "etcd");
+/**
+ * `build`: the control plane's own etcd, or the last one without /readyz (v3.5.10, infra/control-plane/build.sh).
+ * `token`: the cluster's initial token, different for clusters that share a network.
+ */
+export async function startEtcdCluster(
+  network: TestNetwork,
+  addresses: string[],
+  dir: string,
+  { build = "etcd", token = "ees-hc-etcd" }: { build?: "etcd" | "etcd-without-readyz"; token?: string } = {},
+): Promise<EtcdCluster> {
+  const binary = path.join(await ensureControlPlaneBinaries(), build);
   await mkdir(dir, { recursive: true });
   const members = addresses.map((address, index) => ({ name: `m${index + 1}`, address }));
   const ca = await createTestCa(dir, "etcd");
@@ -55,7 +64,7 @@ export async function startEtcdCluster(network: TestNetwork, addresses: string[]
         `--listen-peer-urls=${peerUrl}`,
         `--initial-advertise-peer-urls=${peerUrl}`,
         `--initial-cluster=${initialCluster}`,
-        "--initial-cluster-token=ees-hc-etcd",
+        `--initial-cluster-token=${token}`,
         "--client-cert-auth",
         `--trusted-ca-file=${ca.caFile}`,
         `--cert-file=${pair.certFile}`,

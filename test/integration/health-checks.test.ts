@@ -2,7 +2,7 @@
 // with TLS client auth, a gRPC health server (plaintext and TLS), HTTP backends, and black-holed addresses.
 //
 // Cases: etcd passes with the client certificate; a stopped member is ConnRefused; a member without quorum
-// answers EtcdUnhealthy with etcd's own reason; tls with the right CA passes, a wrong CA is TLSVerify, and
+// answers EtcdUnhealthy with etcd's own reason; the same on /health for an etcd without /readyz (v3.5.10); tls with the right CA passes, a wrong CA is TLSVerify, and
 // insecureSkipVerify skips the check; https with a body match passes, a wrong body is BodyMismatch, a wrong
 // status StatusMismatch; gRPC SERVING passes, NOT_SERVING and an unknown service are NotServing, a closed port
 // is ConnRefused, TLS verifies; a black-holed address is Timeout within connectTimeoutMs; a list of checks
@@ -23,6 +23,7 @@ import { startGrpcHealthServer, type GrpcHealthServer } from "../harness/grpc-se
 import { testConfig } from "../harness/cluster.ts";
 
 const ETCD = ["198.18.41.2", "198.18.41.3", "198.18.41.4"];
+const OLD_ETCD = ["198.18.41.6", "198.18.41.7", "198.18.41.8"];
 const GRPC = "198.18.41.5";
 const WEB = "198.18.41.10";
 const DARK = "198.18.41.11";
@@ -31,6 +32,7 @@ const [GRPC_PORT, GRPC_TLS_PORT, WEB_PORT] = [50051, 50052, 8080];
 let network: TestNetwork;
 let fleet: BackendFleet;
 let etcd: EtcdCluster;
+let oldEtcd: EtcdCluster;
 let grpcPlain: GrpcHealthServer;
 let grpcTls: GrpcHealthServer;
 let dir: string;
@@ -40,12 +42,15 @@ let grpcCert: CertPair;
 before(async () => {
   dir = await mkdtemp(path.join(tmpdir(), "ees-hc-checks-"));
   network = await createTestNetwork({ name: "ees-hc-chk", subnetIndex: 41 });
-  await network.addAddresses([...ETCD, GRPC, WEB, DARK]);
+  await network.addAddresses([...ETCD, ...OLD_ETCD, GRPC, WEB, DARK]);
   fleet = await network.startBackends();
   await fleet.listen(WEB, WEB_PORT, { body: "status: green" });
   await fleet.listen(DARK, WEB_PORT);
   await network.blackhole([DARK]);
-  etcd = await startEtcdCluster(network, ETCD, path.join(dir, "etcd"));
+  [etcd, oldEtcd] = await Promise.all([
+    startEtcdCluster(network, ETCD, path.join(dir, "etcd")),
+    startEtcdCluster(network, OLD_ETCD, path.join(dir, "etcd-without-readyz"), { build: "etcd-without-readyz", token: "ees-hc-old-etcd" }),
+  ]);
   wrongCa = (await createTestCa(dir, "stranger")).caFile;
   grpcCert = await etcd.ca.issue("grpc", { ips: [GRPC], dnsNames: ["grpc.ees.test"] });
   grpcPlain = await startGrpcHealthServer(network.name, GRPC, GRPC_PORT, dir);
@@ -56,6 +61,7 @@ after(async () => {
   await grpcPlain?.stop();
   await grpcTls?.stop();
   await etcd?.destroy();
+  await oldEtcd?.destroy();
   await network?.destroy();
   await rm(dir, { recursive: true, force: true });
 });
@@ -94,6 +100,32 @@ describe("etcd check: HTTPS with a client certificate", () => {
     } finally {
       await etcd.startMember("m2");
       await etcd.startMember("m3");
+    }
+  });
+});
+
+describe("etcd check: /health where a member has no /readyz (etcd v3.5.10)", () => {
+  const oldEtcdTls = () => ({ caFile: oldEtcd.ca.caFile, certFile: oldEtcd.client.certFile, keyFile: oldEtcd.client.keyFile });
+
+  it("passes every member of a healthy cluster on its /health, after /readyz answers 404", async () => {
+    for (const address of OLD_ETCD) {
+      const readyz = await probe({ https: { ...oldEtcdTls(), path: "/readyz" } }, address, 2379);
+      assert.deepEqual([readyz.reason, readyz.detail], ["StatusMismatch", "status 404"], "this etcd has no /readyz");
+      assert.deepEqual(pick(await probe({ etcd: oldEtcdTls() }, address, 2379)), { status: "pass", reason: "Passed" });
+    }
+  });
+
+  it("calls a member without quorum EtcdUnhealthy with /health's reason", async () => {
+    await oldEtcd.stopMember("m2");
+    await oldEtcd.stopMember("m3");
+    try {
+      // Before the member notices it lost its leader, /health's read waits out etcd's request timeout.
+      const lonely = await probe({ etcd: { ...oldEtcdTls(), timeoutMs: 15_000 } }, OLD_ETCD[0]!, 2379);
+      assert.equal(lonely.reason, "EtcdUnhealthy", JSON.stringify(lonely));
+      assert.match(lonely.detail!, /^(RAFT NO LEADER|RANGE ERROR:context deadline exceeded)$/);
+    } finally {
+      await oldEtcd.startMember("m2");
+      await oldEtcd.startMember("m3");
     }
   });
 });
