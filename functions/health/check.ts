@@ -81,15 +81,22 @@ export interface ProbeRun {
   signal: AbortSignal;
   /** How long after a failure its re-check comes; 0: no re-check. */
   recheckDelayMs: number;
-  /** Backends whose last probe timed out: probed first, so their waits overlap the rest instead of trailing it. */
+  /** Backends whose last probe timed out, probably to wait out their connect timeout again. */
   timedOutBefore?: ReadonlySet<string>;
 }
 
 /**
- * Probes every backend within the run's limit, in random order (those that timed out last run first): probes
- * that will time out are spread among the rest instead of starting together at the end. A failure is probed
- * once more `recheckDelayMs` later (HAProxy's fastinter) before it counts, except a Timeout: that attempt
- * already waited its whole limit, and trying again would double the run for every black-holed backend.
+ * Of the probes in flight, at most this share go to backends that timed out last run, so they start early
+ * without leaving the rest of the fleet waiting behind them: a quarter of the slots stays with the others.
+ */
+const TIMED_OUT_SHARE = 0.75;
+
+/**
+ * Probes every backend within the run's limit, in random order: probes that will time out are spread among
+ * the rest instead of starting together at the end. Backends that timed out last run start first, as many at
+ * once as TIMED_OUT_SHARE allows, so their waits overlap the other probes instead of trailing them. A failure
+ * is probed once more `recheckDelayMs` later (HAProxy's fastinter) before it counts, except a Timeout: that
+ * attempt already waited its whole limit, and trying again would double the run for every black-holed backend.
  *
  * As many workers as the limit allows each take the next backend until none is left, rather than one
  * limited task per backend: at 10,000 backends the tasks, their promises and closures cost more CPU than
@@ -103,10 +110,13 @@ export async function probeAll(backends: Backend[], check: Check, run: ProbeRun)
     for (const backend of backends) verdicts.set(backend.address, { status: "pass", reason: "NotChecked", latencyMs: 0 });
     return verdicts;
   }
-  const timedOut = run.timedOutBefore ?? new Set<string>();
-  const order = [...shuffled(backends.filter((backend) => timedOut.has(backend.address))), ...shuffled(backends.filter((backend) => !timedOut.has(backend.address)))];
+  const timedOutBefore = run.timedOutBefore ?? new Set<string>();
+  const suspects = shuffled(backends.filter((backend) => timedOutBefore.has(backend.address)));
+  const others = shuffled(backends.filter((backend) => !timedOutBefore.has(backend.address)));
+  const workers = Math.min(backends.length, Math.max(1, limit.concurrency));
+  const suspectSlots = Math.max(1, Math.floor(workers * TIMED_OUT_SHARE));
+  let suspectsInFlight = 0;
   const rechecks: Promise<void>[] = [];
-  let next = 0;
   const recheck = async (backend: Backend) => {
     // Jittered, so re-checks of a batch that failed together do not arrive together.
     await sleep(recheckDelayMs * (0.5 + Math.random()));
@@ -117,9 +127,13 @@ export async function probeAll(backends: Backend[], check: Check, run: ProbeRun)
     const forward = () => own.abort(signal.reason);
     signal.addEventListener("abort", forward, { once: true });
     try {
-      while (next < order.length) {
-        const backend = order[next++]!;
+      for (;;) {
+        const suspect = suspects.length > 0 && (suspectsInFlight < suspectSlots || others.length === 0);
+        const backend = suspect ? suspects.pop() : others.pop();
+        if (!backend) break;
+        if (suspect) suspectsInFlight++;
         const verdict = await check.probe(backend, own.signal);
+        if (suspect) suspectsInFlight--;
         if (verdict.status !== "fail" || verdict.reason === "Timeout" || recheckDelayMs === 0 || signal.aborted) verdicts.set(backend.address, verdict);
         else rechecks.push(recheck(backend));
       }
@@ -127,7 +141,6 @@ export async function probeAll(backends: Backend[], check: Check, run: ProbeRun)
       signal.removeEventListener("abort", forward);
     }
   };
-  const workers = Math.min(order.length, Math.max(1, limit.concurrency));
   await Promise.all(Array.from({ length: workers }, () => limit(worker)));
   await Promise.all(rechecks);
   return verdicts;

@@ -2,8 +2,12 @@
 // syncer's alone. health.bench.ts bundles this file as serverless.yml bundles the functions and runs the bundle
 // under a 128 MB Lambda's V8 heap limits. Prints one JSON line.
 //   node health-child.mjs bare CONFIG    a bare TCP connect loop over the target's backends: the floor
-//   node health-child.mjs probe CONFIG   the target's real check over its backends, no Kubernetes
+//   node health-child.mjs probe CONFIG [TIMED_OUT]
+//                                        the target's real check over its backends, no Kubernetes; TIMED_OUT, a
+//                                        JSON list of the addresses the last run saw time out, as a sync reads it
+//                                        from its memory
 //   node health-child.mjs sync CONFIG    runSync as the functions run it
+import { readFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { loadConfig } from "../../functions/config/load.ts";
 import { runSync } from "../../functions/engine/run.ts";
@@ -13,7 +17,7 @@ import type { Backend } from "../../functions/model.ts";
 
 // The process before any work, modules loaded: what the probes add is the peak less this.
 const idleRssMB = Math.round(process.memoryUsage().rss / 1024 / 1024);
-const [mode, configPath] = process.argv.slice(2);
+const [mode, configPath, timedOutPath] = process.argv.slice(2);
 const config = await loadConfig(configPath!);
 const target = config.targets[0]!;
 
@@ -55,7 +59,8 @@ if (mode === "bare") {
 } else if (mode === "probe") {
   const run = await measure(async () => {
     const check = await buildCheck(target.check, target.ports[0]!.port);
-    const verdicts = await probeAll(backends(), check, { limit: probeLimiter(config.checkConcurrency), signal: new AbortController().signal, recheckDelayMs: target.recheckDelayMs });
+    const timedOutBefore = new Set<string>(timedOutPath ? JSON.parse(await readFile(timedOutPath, "utf8")) : []);
+    const verdicts = await probeAll(backends(), check, { limit: probeLimiter(config.checkConcurrency), signal: new AbortController().signal, recheckDelayMs: target.recheckDelayMs, timedOutBefore });
     const reasons: Record<string, number> = {};
     for (const verdict of verdicts.values()) reasons[verdict.reason] = (reasons[verdict.reason] ?? 0) + 1;
     return reasons;
