@@ -2,17 +2,20 @@ import { BlockList, isIPv4, isIPv6 } from "node:net";
 import type { AddressFamily, Backend, RejectedAddress } from "../model.ts";
 
 // Ranges the API server refuses in Endpoints and EndpointSlices (422): sending them would fail the whole write.
-const refused: [BlockList, string][] = [
-  rangeList("loopback", [["127.0.0.0", 8, "ipv4"], ["::1", 128, "ipv6"]]),
-  rangeList("link-local", [["169.254.0.0", 16, "ipv4"], ["fe80::", 10, "ipv6"]]),
-  rangeList("unspecified", [["0.0.0.0", 32, "ipv4"], ["::", 128, "ipv6"]]),
-  rangeList("multicast", [["224.0.0.0", 4, "ipv4"], ["ff00::", 8, "ipv6"]]),
+const REFUSED: [string, [string, number, "ipv4" | "ipv6"][]][] = [
+  ["loopback", [["127.0.0.0", 8, "ipv4"], ["::1", 128, "ipv6"]]],
+  ["link-local", [["169.254.0.0", 16, "ipv4"], ["fe80::", 10, "ipv6"]]],
+  ["unspecified", [["0.0.0.0", 32, "ipv4"], ["::", 128, "ipv6"]]],
+  ["multicast", [["224.0.0.0", 4, "ipv4"], ["ff00::", 8, "ipv6"]]],
 ];
+const refused = REFUSED.map(([name, ranges]) => [blockList(ranges), name] as const);
+// One lookup answers for almost every address; the named lists only say why one was refused.
+const anyRefused = blockList(REFUSED.flatMap(([, ranges]) => ranges));
 
-function rangeList(name: string, ranges: [string, number, "ipv4" | "ipv6"][]): [BlockList, string] {
+function blockList(ranges: [string, number, "ipv4" | "ipv6"][]): BlockList {
   const list = new BlockList();
   for (const [network, prefix, type] of ranges) list.addSubnet(network, prefix, type);
-  return [list, name];
+  return list;
 }
 
 export type AddressCheck = { ok: true; address: string; family: AddressFamily } | { ok: false; reason: string };
@@ -33,8 +36,9 @@ export function checkAddress(raw: string): AddressCheck {
     return { ok: false, reason: "not an IP address" };
   }
   const type = family === "IPv4" ? "ipv4" : "ipv6";
-  const hit = refused.find(([list]) => list.check(address, type));
-  return hit ? { ok: false, reason: `${hit[1]} address, refused by the API server` } : { ok: true, address, family };
+  if (!anyRefused.check(address, type)) return { ok: true, address, family };
+  const [, name] = refused.find(([list]) => list.check(address, type))!;
+  return { ok: false, reason: `${name} address, refused by the API server` };
 }
 
 /** Merges what all sources found into one backend per address, and sets aside what cannot be published. */
