@@ -8,7 +8,7 @@ import { timedOutLastRun, type TargetMemory } from "../decide/memory.ts";
 import { publishedEndpoints } from "../decide/published.ts";
 import { withSourceHealth } from "../decide/source-health.ts";
 import { buildCheck, probeAll } from "../health/check.ts";
-import { applyChanges } from "../kube/apply.ts";
+import { ApplyError, applyChanges, type ApplyResult } from "../kube/apply.ts";
 import type { KubeClients } from "../kube/client.ts";
 import { describeEndpointChanges, recordServiceEvent, type ServiceEvent } from "../kube/events.ts";
 import { readTargetState, type TargetState } from "../kube/read.ts";
@@ -249,11 +249,19 @@ const countReady = (endpoints: DesiredEndpoint[]) => ({
   notReady: endpoints.filter((endpoint) => !endpoint.ready).length,
 });
 
+/** Applies the changes and counts the writes in the report, those made before a failure too. */
 async function write(report: TargetReport, clients: KubeClients, changes: Change[], ownerId: string): Promise<void> {
   if (changes.length === 0) return;
-  const applied = await applyChanges(clients, changes, ownerId);
-  report.writes += applied.writes;
-  report.conflictsRetried += applied.conflictsRetried;
+  const count = (applied: ApplyResult) => {
+    report.writes += applied.writes;
+    report.conflictsRetried += applied.conflictsRetried;
+  };
+  try {
+    count(await applyChanges(clients, changes, ownerId));
+  } catch (error) {
+    if (error instanceof ApplyError) count(error.applied);
+    throw error;
+  }
 }
 
 export function describeChange(change: Change): ChangeReport {

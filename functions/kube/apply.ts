@@ -1,4 +1,5 @@
 import type { V1EndpointSlice, V1ObjectMeta } from "@kubernetes/client-node";
+import pLimit from "p-limit";
 import type { Change, KubeObject } from "../plan/changes.ts";
 import { isOurs, MANAGER } from "../plan/labels.ts";
 import type { KubeClients } from "./client.ts";
@@ -7,10 +8,22 @@ import { KubeApiError, readOptional, statusOf } from "./errors.ts";
 const FIELD_MANAGER = MANAGER;
 /** How often a write that lost a race (409) is re-read and tried again. */
 export const MAX_CONFLICT_RETRIES = 3;
+/** Writes in flight at once for one target: ten 1,000-endpoint slices land in a fraction of the time. */
+const WRITE_CONCURRENCY = 4;
 
 export interface ApplyResult {
   writes: number;
   conflictsRetried: number;
+}
+
+/** Some of the writes failed: the first failure's message, and what was written before the rest stopped. */
+export class ApplyError extends Error {
+  readonly applied: ApplyResult;
+  constructor(applied: ApplyResult, cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    this.name = "ApplyError";
+    this.applied = applied;
+  }
 }
 
 /** Raised when a write would touch an object that is not ours: it is never changed. */
@@ -64,14 +77,30 @@ function kindApi(clients: KubeClients, kind: KubeObject["kind"]): KindApi {
 }
 
 /**
- * The only place that writes. Applies changes in order, creates and updates before deletes, so readers
- * never see fewer endpoints than either side of the change. A 409 is re-read and retried; an object that
- * turns out not to be ours is never touched.
+ * The only place that writes. Creates and updates first, then deletes, so readers never see fewer endpoints
+ * than either side of the change; within each, a few writes at a time. A 409 is re-read and retried; an object
+ * that turns out not to be ours is never touched. A failure stops what has not started and throws an
+ * ApplyError that counts what was written.
  */
 export async function applyChanges(clients: KubeClients, changes: Change[], ownerId: string): Promise<ApplyResult> {
   const result: ApplyResult = { writes: 0, conflictsRetried: 0 };
-  const ordered = [...changes.filter((change) => change.action !== "delete"), ...changes.filter((change) => change.action === "delete")];
-  for (const change of ordered) await applyOne(clients, change, ownerId, result);
+  const limit = pLimit(WRITE_CONCURRENCY);
+  let failure: { error: unknown } | undefined;
+  for (const phase of [changes.filter((change) => change.action !== "delete"), changes.filter((change) => change.action === "delete")]) {
+    await Promise.all(
+      phase.map((change) =>
+        limit(async () => {
+          if (failure) return;
+          try {
+            await applyOne(clients, change, ownerId, result);
+          } catch (error) {
+            failure ??= { error };
+          }
+        }),
+      ),
+    );
+    if (failure) throw new ApplyError(result, failure.error);
+  }
   return result;
 }
 

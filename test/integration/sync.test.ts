@@ -5,10 +5,11 @@
 // change; >1000 endpoints split; IPv4 and IPv6 families; selector Service refused; missing Service reported
 // or created; foreign Endpoints left alone; adopt; prune under sync and not under upsert-only; dry run writes
 // nothing; a 409 is re-read and retried; no mirrored duplicates; Service deletion removes our objects;
-// refused addresses never sent; one failing target does not stop the others.
+// refused addresses never sent; one failing target does not stop the others; a write the API server refuses
+// fails the target, and the writes made beside it are counted as the audit log saw them.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type { V1EndpointSlice } from "@kubernetes/client-node";
+import { AdmissionregistrationV1Api, KubeConfig, type V1EndpointSlice } from "@kubernetes/client-node";
 import { createTestNetwork, type BackendFleet, type TestNetwork } from "../../infra/netns/test-network.ts";
 import { runSync } from "../../functions/engine/run.ts";
 import { applyChanges } from "../../functions/kube/apply.ts";
@@ -305,6 +306,47 @@ describe("core sync against a real API server", () => {
     const after = (await slicesOf("race"))[0]!;
     assert.equal(readiness([after])[BACKENDS[0]!], false);
     assert.equal(after.metadata?.annotations?.touched, "by-someone-else", "the other writer's annotation survives");
+  });
+
+  it("fails a target whose Endpoints the API server refuses, counting the writes made beside it", async () => {
+    // A ValidatingAdmissionPolicy refuses Endpoints named "denied": the slices and the memory still go in.
+    const kubeconfig = new KubeConfig();
+    kubeconfig.loadFromFile(cluster.local.adminKubeconfig);
+    const admission = kubeconfig.makeApiClient(AdmissionregistrationV1Api);
+    const policy = "ees-it-refuse-endpoints";
+    await admission.createValidatingAdmissionPolicy({
+      body: {
+        metadata: { name: policy },
+        spec: {
+          matchConstraints: { resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["endpoints"] }] },
+          validations: [{ expression: "object.metadata.name != 'denied'", message: "no Endpoints named denied here" }],
+        },
+      },
+    });
+    await admission.createValidatingAdmissionPolicyBinding({ body: { metadata: { name: policy }, spec: { policyName: policy, validationActions: ["Deny"] } } });
+    try {
+      const probe = { metadata: { name: "denied", namespace: NAMESPACE } };
+      // The policy takes effect once the API server has seen it: until a dry-run create is refused.
+      await eventually(
+        () => cluster.admin.core.createNamespacedEndpoints({ namespace: NAMESPACE, body: probe, dryRun: "All" }).then(() => "allowed", () => "refused"),
+        (outcome) => outcome === "refused",
+      );
+      await createService("denied");
+      const mark = await cluster.auditMark();
+
+      // upsert-only: no pruning of the other tests' objects in the same run.
+      const report = (await sync([target("denied")], { extra: { policy: "upsert-only" } })).targets[0]!;
+
+      assert.equal(report.status, "failed");
+      assert.match(report.error ?? "", /no Endpoints named denied here/);
+      const written = (await cluster.syncerWritesSince(mark)).filter((event) => (event.responseStatus?.code ?? 500) < 300);
+      assert.deepEqual(written.map((event) => event.objectRef?.resource).sort(), ["configmaps", "endpointslices"]);
+      assert.equal(report.writes, written.length);
+      assert.equal((await slicesOf("denied")).length, 1);
+    } finally {
+      await admission.deleteValidatingAdmissionPolicyBinding({ name: policy });
+      await admission.deleteValidatingAdmissionPolicy({ name: policy });
+    }
   });
 
   it("lets the garbage collector remove our objects when the Service is deleted", async () => {
