@@ -14,7 +14,7 @@ import { describeEndpointChanges, recordServiceEvent, type ServiceEvent } from "
 import { readTargetState, type TargetState } from "../kube/read.ts";
 import type { Change } from "../plan/changes.ts";
 import { readMemory } from "../plan/memory.ts";
-import { claimObjects, type Claimed } from "../plan/ownership.ts";
+import { claimMemory, claimObjects, type Claimed } from "../plan/ownership.ts";
 import { planTarget } from "../plan/plan.ts";
 import { buildService, serviceProblem } from "../plan/service.ts";
 import type { DesiredEndpoint } from "../model.ts";
@@ -92,10 +92,8 @@ export async function checkTarget(target: TargetConfig, context: TargetContext):
   };
   try {
     const clients = await context.clients();
-    const [state, results] = await Promise.all([
-      readTargetState(clients, target.namespace, target.service),
-      discoverAll(buildSources(target.sources), context.signal),
-    ]);
+    const reading = readTargetState(clients, target.namespace, target.service);
+    const [early, results] = await Promise.all([reading.early, discoverAll(buildSources(target.sources), context.signal)]);
     report.sources = results.map((result) =>
       result.status === "ok"
         ? { name: result.source, status: "ok", found: result.backends.length }
@@ -104,8 +102,8 @@ export async function checkTarget(target: TargetConfig, context: TargetContext):
     for (const result of results) if (result.status === "ok") report.warnings.push(...(result.warnings ?? []).map((warning) => `source ${result.source}: ${warning}`));
 
     const where = `Service ${target.namespace}/${target.service}`;
-    if (state.service) {
-      const problem = serviceProblem(state.service, target.ports);
+    if (early.service) {
+      const problem = serviceProblem(early.service, target.ports);
       if (problem) throw new TargetError(problem);
     } else if (!target.createService) {
       throw new TargetError(`${where} not found: create it selector-less, or set createService: true`);
@@ -113,9 +111,7 @@ export async function checkTarget(target: TargetConfig, context: TargetContext):
 
     const { backends, rejected } = mergeBackends(results.flatMap((result) => (result.status === "ok" ? result.backends : [])));
     report.rejected = rejected;
-    const claimed = claimObjects(state.slices, state.endpoints, context.ownerId, target.adopt, state.memory);
-    report.foreign = claimed.foreign;
-    const remembered = readMemory(claimed.memory);
+    const remembered = readMemory(claimMemory(early.memory, context.ownerId).memory);
     if (remembered.problem) report.warnings.push(remembered.problem);
 
     const check = await buildCheck(target.check, target.ports[0]!.port);
@@ -128,6 +124,9 @@ export async function checkTarget(target: TargetConfig, context: TargetContext):
     // A source's own health signal is reported with the verdict, and keeps the backend from ready (decideEndpoints)
     // at once: Route 53 counts its own failures, so our rise/fall streaks count only our probes.
     const verdicts = withSourceHealth(backends, probed);
+    const state: TargetState = { ...early, ...(await reading.published) };
+    const claimed = claimObjects(state.slices, state.endpoints, context.ownerId, target.adopt, state.memory);
+    report.foreign = claimed.foreign;
     const hysteresis = applyHysteresis({
       backends,
       verdicts: probed,

@@ -12,10 +12,21 @@ export interface TargetState {
   memory: V1ConfigMap | undefined;
 }
 
-/** Four reads, once per target per run. */
-export async function readTargetState(clients: KubeClients, namespace: string, name: string): Promise<TargetState> {
-  const [service, slices, endpoints, memory] = await Promise.all([
+/**
+ * The four reads of one target per run, started at once. `early` is what is needed before probing: the
+ * Service, which may stop the target, and our memory, which orders the probes. `published`, the largest
+ * part, is read while the backends are probed.
+ */
+export function readTargetState(
+  clients: KubeClients,
+  namespace: string,
+  name: string,
+): { early: Promise<Pick<TargetState, "service" | "memory">>; published: Promise<Pick<TargetState, "slices" | "endpoints">> } {
+  const early = Promise.all([
     readOptional(`get Service ${namespace}/${name}`, () => clients.core.readNamespacedService({ namespace, name })),
+    readOptional(`get ConfigMap ${namespace}/${memoryName(name)}`, () => clients.core.readNamespacedConfigMap({ namespace, name: memoryName(name) })),
+  ]).then(([service, memory]) => ({ service, memory }));
+  const published = Promise.all([
     clients.discovery.listNamespacedEndpointSlice({ namespace, labelSelector: `${SERVICE_NAME}=${name}` }).then(
       (list) => list.items,
       (error: unknown) => {
@@ -23,7 +34,8 @@ export async function readTargetState(clients: KubeClients, namespace: string, n
       },
     ),
     readOptional(`get Endpoints ${namespace}/${name}`, () => clients.core.readNamespacedEndpoints({ namespace, name })),
-    readOptional(`get ConfigMap ${namespace}/${memoryName(name)}`, () => clients.core.readNamespacedConfigMap({ namespace, name: memoryName(name) })),
-  ]);
-  return { service, slices, endpoints, memory };
+  ]).then(([slices, endpoints]) => ({ slices, endpoints }));
+  // Awaited once the probes are done; a target that fails before then leaves it unheard, not unhandled.
+  published.catch(() => {});
+  return { early, published };
 }

@@ -27,12 +27,7 @@ export function claimObjects(
   adopt: boolean,
   memory?: V1ConfigMap,
 ): Claimed {
-  const claimed: Claimed = { slices: [], endpoints: undefined, memory: undefined, foreign: [] };
-  if (memory) {
-    // Never adopted: a ConfigMap by our name but not ours holds someone's data, not our memory.
-    if (isOurs(memory.metadata, ownerId)) claimed.memory = memory;
-    else claimed.foreign.push({ kind: "ConfigMap", name: memory.metadata?.name ?? "", managedBy: managerOf(memory.metadata, MANAGED_BY) });
-  }
+  const claimed: Claimed = { slices: [], endpoints: undefined, ...claimMemory(memory, ownerId) };
   for (const slice of slices) {
     if (isOurs(slice.metadata, ownerId) || (adopt && adoptable(slice.metadata, slice.metadata?.labels?.[SLICE_MANAGED_BY]))) claimed.slices.push(slice);
     else claimed.foreign.push({ kind: "EndpointSlice", name: slice.metadata?.name ?? "", managedBy: managerOf(slice.metadata, SLICE_MANAGED_BY) });
@@ -42,6 +37,12 @@ export function claimObjects(
     else claimed.foreign.push({ kind: "Endpoints", name: endpoints.metadata?.name ?? "", managedBy: managerOf(endpoints.metadata, MANAGED_BY) });
   }
   return claimed;
+}
+
+/** Pure: the memory ConfigMap if it is ours. Never adopted: one by our name but not ours holds someone's data. */
+export function claimMemory(memory: V1ConfigMap | undefined, ownerId: string): Pick<Claimed, "memory" | "foreign"> {
+  if (!memory || isOurs(memory.metadata, ownerId)) return { memory, foreign: [] };
+  return { memory: undefined, foreign: [{ kind: "ConfigMap", name: memory.metadata?.name ?? "", managedBy: managerOf(memory.metadata, MANAGED_BY) }] };
 }
 
 function adoptable(metadata: V1ObjectMeta | undefined, sliceManager: string | undefined): boolean {

@@ -287,7 +287,8 @@ describe("core sync against a real API server", () => {
     const service = await createService("race");
     await sync([target("race")]);
     const syncer = await new ClusterConnections([{ name: "test", kubeconfig: cluster.kubeconfig }]).get("test");
-    const state = await readTargetState(syncer, NAMESPACE, "race");
+    const reading = readTargetState(syncer, NAMESPACE, "race");
+    const state = { ...(await reading.early), ...(await reading.published) };
     const serviceRef = { namespace: NAMESPACE, name: "race", uid: service.metadata?.uid, ownerId: "default", ports: [{ name: "http", port: PORT, protocol: "TCP" as const }] };
     const desired = publishedEndpoints(state.slices, state.endpoints).map((endpoint) => ({ ...endpoint, ready: endpoint.address !== BACKENDS[0] }));
     const changes = planTarget({ service: serviceRef, publish: { endpointSlices: true, endpoints: true }, desired, existingSlices: state.slices, existingEndpoints: state.endpoints, endpointsTaken: false, takenSliceNames: [] });
