@@ -32,8 +32,8 @@ export function parseConfig(text: string, source: string): Config {
 }
 
 /**
- * JSON is YAML, but JSON.parse reads it about 9 times faster and with a fifth of the memory: a generated config
- * listing 10,000 static backends costs 30 ms and 4 MB instead of 270 ms and 20 MB of a 128 MB function.
+ * JSON is YAML, but JSON.parse reads it about 9 times faster: a generated config listing 10,000 static backends
+ * loads in 30 ms and 15 MB of peak memory instead of 270 ms and 48 MB, much of a 128 MB function.
  * Text that is not JSON after all goes to the YAML parser, whose errors say where.
  */
 function parseText(text: string, source: string): unknown {
