@@ -98,6 +98,12 @@ export async function createTestNetwork(options: { name: string; subnetIndex: nu
     ]);
 
     const blackholed = new Set<string>();
+    let dropTable: Promise<void> | undefined;
+    const changeDropped = async (action: "add" | "delete", addresses: string[]) => {
+      dropTable ??= makeDropTable(name);
+      await dropTable;
+      await changeDropSets(name, action, addresses);
+    };
     const fleets = new Set<BackendFleet>();
     let destroyed: Promise<void> | undefined;
 
@@ -137,12 +143,12 @@ export async function createTestNetwork(options: { name: string; subnetIndex: nu
       async blackhole(addresses) {
         checkInSubnet(addresses);
         const added = [...new Set(addresses)].filter((address) => !blackholed.has(address));
-        await changeDropRules(name, "add", added);
+        await changeDropped("add", added);
         for (const address of added) blackholed.add(address);
       },
       async unblackhole(addresses) {
         const removed = [...new Set(addresses)].filter((address) => blackholed.has(address));
-        await changeDropRules(name, "delete", removed);
+        await changeDropped("delete", removed);
         for (const address of removed) blackholed.delete(address);
       },
       async startBackends() {
@@ -209,22 +215,23 @@ function ipBatch(namespace: string | null, commands: string[]): Promise<string> 
  * where a rule per address would make every packet into the namespace walk them all (in the kernel, on the
  * CPU of whichever process sent it, which in a benchmark is the checker being measured).
  */
-const DROP_TABLE = `table inet ees-blackhole {
+async function makeDropTable(namespace: string): Promise<void> {
+  const table = `table inet ees-blackhole {
   set dark4 { type ipv4_addr; }
   set dark6 { type ipv6_addr; }
   chain input { type filter hook input priority filter; ip daddr @dark4 drop; ip6 daddr @dark6 drop; }
 }
 `;
+  await ip(["netns", "exec", namespace, await nft(), "-f", "-"], table);
+}
 
-async function changeDropRules(namespace: string, action: "add" | "delete", addresses: string[]): Promise<void> {
-  if (addresses.length === 0) return;
+async function changeDropSets(namespace: string, action: "add" | "delete", addresses: string[]): Promise<void> {
   const elements = (set: string, family: (address: string) => boolean) => {
     const members = addresses.filter(family);
     return members.length ? [`${action} element inet ees-blackhole ${set} { ${members.join(", ")} }`] : [];
   };
-  // Declaring the table again is a no-op once it exists, so the first call makes it.
-  const script = [DROP_TABLE, ...elements("dark4", isIPv4), ...elements("dark6", isIPv6)].join("\n");
-  await ip(["netns", "exec", namespace, await nft(), "-f", "-"], `${script}\n`);
+  const script = [...elements("dark4", isIPv4), ...elements("dark6", isIPv6)];
+  if (script.length > 0) await ip(["netns", "exec", namespace, await nft(), "-f", "-"], `${script.join("\n")}\n`);
 }
 
 let nftPath: Promise<string> | undefined;
