@@ -2,8 +2,8 @@
 // with TLS client auth, a gRPC health server (plaintext and TLS), HTTP backends, and black-holed addresses.
 //
 // Cases: etcd passes with the client certificate; a stopped member is ConnRefused; a member without quorum
-// answers EtcdUnhealthy with etcd's own reason; the same on /health for an etcd without /readyz (v3.5.10); tls with the right CA passes, a wrong CA is TLSVerify, and
-// insecureSkipVerify skips the check; https with a body match passes, a wrong body is BodyMismatch, a wrong
+// answers EtcdUnhealthy with etcd's own reason; the same on /health for an etcd without /readyz (v3.5.10);
+// tls with the right CA passes, a wrong CA is TLSVerify, and insecureSkipVerify skips the check; https with a body match passes, a wrong body is BodyMismatch, a wrong
 // status StatusMismatch; gRPC SERVING passes, NOT_SERVING and an unknown service are NotServing, a closed port
 // is ConnRefused, TLS verifies; a black-holed address is Timeout within connectTimeoutMs; a list of checks
 // fails on its first failing one; a failing probe is re-checked once, a Timeout is not; what timed out last
