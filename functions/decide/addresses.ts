@@ -53,10 +53,12 @@ export function mergeBackends(found: Backend[]): { backends: Backend[]; rejected
       continue;
     }
     const earlier = byAddress.get(canonical.address);
+    // Sources leave fields they do not know undefined (a static entry without a zone); those do not count as named.
+    const named = earlier && Object.fromEntries(Object.entries(earlier).filter(([, value]) => value !== undefined));
     byAddress.set(canonical.address, {
       // The first source to name a field wins; sources are listed in config order.
       ...backend,
-      ...earlier,
+      ...named,
       address: canonical.address,
       family: canonical.family,
       sources: union(earlier?.sources, backend.sources),

@@ -63,8 +63,8 @@ interface DecidedTarget {
   published: DesiredEndpoint[];
   endpoints: DesiredEndpoint[];
   memory: TargetMemory;
-  /** The guards the last run remembered as tripped. */
-  previousGuards: string[];
+  /** What the last run stored, as read from the memory ConfigMap. */
+  remembered: TargetMemory;
 }
 
 /** discover → check → decide (hysteresis, guards) for one Service. Never throws: a failure is the target's report. */
@@ -175,7 +175,7 @@ export async function checkTarget(target: TargetConfig, context: TargetContext):
         published,
         endpoints: guarded.endpoints,
         memory: withTrippedGuards(decision.memory, guarded.trips),
-        previousGuards: remembered.memory.trippedGuards ?? [],
+        remembered: remembered.memory,
       },
     };
   } catch (error) {
@@ -200,7 +200,11 @@ export async function writeTarget(checked: CheckedTarget, context: TargetContext
       changes.push(create);
       if (!context.dryRun) {
         await write(report, clients, [create], context.ownerId);
-        serviceUid = (await clients.core.readNamespacedService({ namespace: target.namespace, name: target.service })).metadata?.uid;
+        // Read back: if someone else created it first, it is theirs, and must pass as any found Service does.
+        const created = await clients.core.readNamespacedService({ namespace: target.namespace, name: target.service });
+        const problem = serviceProblem(created, target.ports);
+        if (problem) throw new TargetError(problem);
+        serviceUid = created.metadata?.uid;
       }
     }
     const memoryTaken = claimed.foreign.some((object) => object.kind === "ConfigMap");
@@ -212,7 +216,7 @@ export async function writeTarget(checked: CheckedTarget, context: TargetContext
       existingEndpoints: claimed.endpoints,
       endpointsTaken: claimed.foreign.some((object) => object.kind === "Endpoints"),
       takenSliceNames: claimed.foreign.flatMap((object) => (object.kind === "EndpointSlice" ? [object.name] : [])),
-      memory: memoryTaken ? undefined : { next: decided.memory, existing: claimed.memory },
+      memory: memoryTaken ? undefined : { next: decided.memory, existing: claimed.memory, stored: decided.remembered },
       status: context.dryRun ? undefined : { now: new Date(), ...report.endpoints },
     });
     changes.push(...planned);
@@ -221,7 +225,7 @@ export async function writeTarget(checked: CheckedTarget, context: TargetContext
       await write(report, clients, planned, context.ownerId);
       const service = { namespace: target.namespace, name: target.service, uid: serviceUid };
       await recordChangeEvent(report, clients, service);
-      await recordGuardEvent(report, clients, service, decided.previousGuards);
+      await recordGuardEvent(report, clients, service, decided.remembered.trippedGuards ?? []);
     }
     report.status = changes.length === 0 ? "unchanged" : context.dryRun ? "planned" : "synced";
   } catch (error) {

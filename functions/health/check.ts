@@ -95,8 +95,9 @@ const TIMED_OUT_SHARE = 0.75;
  * Probes every backend within the run's limit, in random order: probes that will time out are spread among
  * the rest instead of starting together at the end. Backends that timed out last run start first, as many at
  * once as TIMED_OUT_SHARE allows, so their waits overlap the other probes instead of trailing them. A failure
- * is probed once more `recheckDelayMs` later (HAProxy's fastinter) before it counts, except a Timeout: that
- * attempt already waited its whole limit, and trying again would double the run for every black-holed backend.
+ * is probed once more `recheckDelayMs` later (HAProxy's fastinter; or later, as the re-check waits for a slot
+ * of the same limit) before it counts, except a Timeout: that attempt already waited its whole limit, and
+ * trying again would double the run for every black-holed backend.
  *
  * As many workers as the limit allows each take the next backend until none is left, rather than one
  * limited task per backend: at 10,000 backends the tasks, their promises and closures cost more CPU than

@@ -13,7 +13,7 @@ export interface TlsConfig {
   insecureSkipVerify: boolean;
 }
 
-/** The PEM a check presents and trusts, read once per run so rotated files are picked up. */
+/** The PEM a check presents and trusts, read each time a target's check is built (every run and round), so rotated files are picked up. */
 export interface TlsMaterial {
   ca?: string;
   cert?: string;

@@ -77,7 +77,7 @@ function kindApi(clients: KubeClients, kind: KubeObject["kind"]): KindApi {
 }
 
 /**
- * The only place that writes. Creates and updates first, then deletes, so readers never see fewer endpoints
+ * The only place that writes our objects (Events go through events.ts). Creates and updates first, then deletes, so readers never see fewer endpoints
  * than either side of the change; within each, a few writes at a time. A 409 is re-read and retried; an object
  * that turns out not to be ours is never touched. A failure stops what has not started and throws an
  * ApplyError that counts what was written.
@@ -134,7 +134,7 @@ async function applyOne(clients: KubeClients, change: Change, ownerId: string, r
       body = { ...change.object, metadata: { ...change.object.metadata, resourceVersion: undefined, uid: undefined } } as KubeObject;
       continue;
     }
-    // A Service someone else just created is theirs: the next run checks whether we may use it.
+    // A Service someone else just created is theirs: the caller reads it back and checks whether we may use it.
     if (change.object.kind === "Service") return;
     if (!isOurs(current.metadata, ownerId) && current.metadata?.uid !== change.object.metadata?.uid) throw new NotOursError(what);
     metadata = current.metadata;

@@ -53,8 +53,9 @@ export interface EksEndpoint {
 export class EksAccess {
   readonly #cluster: EksCluster;
   #endpoint: Promise<EksEndpoint> | undefined;
-  #credentials: AwsCredentialIdentityProvider | undefined;
-  #token: { value: string; signedAt: number } | undefined;
+  // Promises, so targets that ask at once (a cold start, a renewal) share one AssumeRole and one signing.
+  #credentials: Promise<AwsCredentialIdentityProvider> | undefined;
+  #token: { value: Promise<string>; signedAt: number } | undefined;
 
   constructor(cluster: EksCluster) {
     this.#cluster = cluster;
@@ -68,11 +69,17 @@ export class EksAccess {
 
   /** A token and whether it is new since the last call (the caller rebuilds its clients then). */
   async token(now = Date.now()): Promise<{ value: string; renewed: boolean }> {
-    if (this.#token && now - this.#token.signedAt < TOKEN_REUSE_MS) return { value: this.#token.value, renewed: false };
-    const credentials = await (await this.#credentialProvider())();
-    const value = await eksToken(this.#cluster.name, this.#cluster.region, credentials, new Date(now));
-    this.#token = { value, signedAt: now };
-    return { value, renewed: true };
+    const current = this.#token;
+    if (current && now - current.signedAt < TOKEN_REUSE_MS) return { value: await current.value, renewed: false };
+    const signing = {
+      value: this.#credentialProvider().then(async (provider) => eksToken(this.#cluster.name, this.#cluster.region, await provider(), new Date(now))),
+      signedAt: now,
+    };
+    this.#token = signing;
+    signing.value.catch(() => {
+      if (this.#token === signing) this.#token = undefined;
+    });
+    return { value: await signing.value, renewed: true };
   }
 
   async #describe(): Promise<EksEndpoint> {
@@ -86,15 +93,14 @@ export class EksAccess {
     return { server, caData };
   }
 
-  async #credentialProvider(): Promise<AwsCredentialIdentityProvider> {
-    if (!this.#credentials) {
-      const { fromNodeProviderChain, fromTemporaryCredentials } = await import("@aws-sdk/credential-providers");
+  #credentialProvider(): Promise<AwsCredentialIdentityProvider> {
+    this.#credentials ??= import("@aws-sdk/credential-providers").then(({ fromNodeProviderChain, fromTemporaryCredentials }) => {
       const { roleArn, region } = this.#cluster;
       // The provider caches temporary credentials and renews them before they expire.
-      this.#credentials = roleArn
+      return roleArn
         ? fromTemporaryCredentials({ params: { RoleArn: roleArn, RoleSessionName: "external-endpoint-syncer" }, clientConfig: { region } })
         : fromNodeProviderChain();
-    }
+    });
     return this.#credentials;
   }
 }

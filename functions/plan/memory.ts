@@ -23,10 +23,17 @@ export function readMemory(configMap: V1ConfigMap | undefined): { memory: Target
   }
 }
 
-/** Pure: the write, if any, that stores `memory`. Unchanged memory writes nothing. */
-export function planMemory(service: ServiceRef, memory: TargetMemory, existing: V1ConfigMap | undefined): Change[] {
-  if (existing && sameData(readMemory(existing).memory, memory)) return [];
-  if (!existing && Object.keys(memory.backends).length === 0) return [];
+/** What to store, over our ConfigMap as read (if there is one) and the memory it was read to hold. */
+export interface MemoryPlan {
+  next: TargetMemory;
+  existing: V1ConfigMap | undefined;
+  stored: TargetMemory;
+}
+
+/** Pure: the write, if any, that stores `next`. Unchanged memory writes nothing. */
+export function planMemory(service: ServiceRef, { next, existing, stored }: MemoryPlan): Change[] {
+  if (existing && sameData(stored, next)) return [];
+  if (!existing && Object.keys(next.backends).length === 0) return [];
   const object: V1ConfigMap & { kind: "ConfigMap" } = {
     apiVersion: "v1",
     kind: "ConfigMap",
@@ -38,7 +45,7 @@ export function planMemory(service: ServiceRef, memory: TargetMemory, existing: 
       labels: { ...existing?.metadata?.labels, [MANAGED_BY]: MANAGER, [OWNER]: service.ownerId, [SERVICE]: service.name },
       ownerReferences: ownerReferences(service),
     },
-    binaryData: { [KEY]: gzipSync(JSON.stringify(memory)).toString("base64") },
+    binaryData: { [KEY]: gzipSync(JSON.stringify(next)).toString("base64") },
   };
   return [{ action: existing ? "update" : "create", object, endpoints: [] }];
 }

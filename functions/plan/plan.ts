@@ -1,10 +1,9 @@
-import type { V1ConfigMap, V1EndpointSlice, V1Endpoints } from "@kubernetes/client-node";
-import type { TargetMemory } from "../decide/memory.ts";
+import type { V1EndpointSlice, V1Endpoints } from "@kubernetes/client-node";
 import type { DesiredEndpoint } from "../model.ts";
 import type { Change } from "./changes.ts";
 import { planEndpointSlices } from "./endpoint-slices.ts";
 import { planEndpoints } from "./endpoints.ts";
-import { planMemory } from "./memory.ts";
+import { planMemory, type MemoryPlan } from "./memory.ts";
 import { planStatus, type SyncStatus } from "./status.ts";
 import type { ServiceRef } from "./owner.ts";
 
@@ -21,7 +20,7 @@ export interface PlanInput {
   takenSliceNames: string[];
   maxEndpointsPerSlice?: number;
   /** What to remember until the next run; undefined when a ConfigMap of someone else's holds our name. */
-  memory?: { next: TargetMemory; existing: V1ConfigMap | undefined };
+  memory?: MemoryPlan;
   /** The heartbeat to stamp on our first slice; none in a dry run. */
   status?: SyncStatus;
 }
@@ -33,6 +32,6 @@ export function planTarget(input: PlanInput): Change[] {
   return [
     ...(input.status ? planStatus(slices, input.existingSlices, input.status) : slices),
     ...(input.endpointsTaken ? [] : planEndpoints(service, publish.endpoints ? desired : undefined, input.existingEndpoints)),
-    ...(input.memory ? planMemory(service, input.memory.next, input.memory.existing) : []),
+    ...(input.memory ? planMemory(service, input.memory) : []),
   ];
 }

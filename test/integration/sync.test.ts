@@ -5,7 +5,8 @@
 // change; >1000 endpoints split; IPv4 and IPv6 families; selector Service refused; missing Service reported
 // or created; foreign Endpoints left alone; adopt; prune under sync and not under upsert-only; dry run writes
 // nothing; a 409 is re-read and retried; no mirrored duplicates; Service deletion removes our objects;
-// refused addresses never sent; one failing target does not stop the others; a write the API server refuses
+// refused addresses never sent; one failing target does not stop the others; a Service someone else created
+// with a selector while we probed is refused too; a write the API server refuses
 // fails the target, and the writes made beside it are counted as the audit log saw them.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -213,6 +214,27 @@ describe("core sync against a real API server", () => {
     assert.equal(service.spec?.selector, undefined);
     assert.deepEqual(service.spec?.ports?.map((port) => [port.name, port.port, port.targetPort]), [["http", PORT, PORT]]);
     assert.equal((await slicesOf("absent"))[0]?.metadata?.ownerReferences?.[0]?.uid, service.metadata?.uid);
+  });
+
+  it("writes nothing for a Service with a selector that someone else created while the backends were probed", async () => {
+    // A black-holed backend holds the probes for its connect timeout: the Service appears in that window.
+    const dark = "198.18.20.20";
+    await network.addAddresses([dark]);
+    await network.blackhole([dark]);
+    try {
+      const sources = [{ static: [...BACKENDS, dark].map((address) => ({ address })) }];
+      const running = sync([target("raced", { createService: true, sources, check: { tcp: { timeoutMs: 2000 } } })], { extra: { policy: "upsert-only" } });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await createService("raced", { app: "someone-elses" });
+
+      const report = (await running).targets[0]!;
+
+      assert.equal(report.status, "failed");
+      assert.match(report.error ?? "", /selector/);
+      assert.deepEqual(await slicesOf("raced"), []);
+    } finally {
+      await network.unblackhole([dark]);
+    }
   });
 
   it("leaves a hand-made Endpoints alone, and takes it over with adopt: true", async () => {

@@ -92,6 +92,17 @@ describe("mergeBackends", () => {
     assert.deepEqual(backends, [{ address: "10.0.0.1", family: "IPv4", nodeName: "node-a", hostname: "db-1", zone: "eu-1b", sources: ["first", "second"] }]);
   });
 
+  it("takes a field from a later source where the first one set it undefined, as a static entry without a zone does", () => {
+    const found = [
+      backend("10.0.0.1", ["static"], { nodeName: "node-a", hostname: undefined, zone: undefined }),
+      backend("10.0.0.1", ["ec2"], { hostname: "ip-10-0-0-1", zone: "eu-west-1a" }),
+    ];
+
+    const [merged] = mergeBackends(found).backends;
+
+    assert.deepEqual([merged?.nodeName, merged?.hostname, merged?.zone], ["node-a", "ip-10-0-0-1", "eu-west-1a"]);
+  });
+
   it("sets aside refused addresses with their reason and every source that named them", () => {
     const found = [backend("127.0.0.1", ["a"]), backend("10.0.0.9", ["a"]), backend("127.0.0.1", ["b"]), backend("not-an-ip", ["b"])];
 
