@@ -4,10 +4,11 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "./config/load.ts";
 import { runSync, UnknownTargetError } from "./engine/run.ts";
+import { installationId, InstallationError } from "./env.ts";
 import { ClusterConnections } from "./kube/client.ts";
 import { formatTable } from "./report/table.ts";
 
-const USAGE = `usage: external-endpoint-syncer sync --config FILE [--dry-run] [--target NAME]... [--json]
+const USAGE = `usage: external-endpoint-syncer sync --config FILE [--dry-run] [--target NAME]... [--installation NAME] [--json]
        external-endpoint-syncer validate --config FILE
 
   sync       discover, health-check and write the EndpointSlices and Endpoints of every target
@@ -16,6 +17,9 @@ const USAGE = `usage: external-endpoint-syncer sync --config FILE [--dry-run] [-
   --config FILE   the YAML config (a cluster entry without a kubeconfig uses KUBECONFIG or ~/.kube/config)
   --dry-run       print the plan, endpoint by endpoint, and write nothing
   --target NAME   only this target (repeatable); skips removing what left the config
+  --installation NAME
+                  who writes (default: EES_INSTALLATION, else "default"): the objects of another
+                  installation are never changed or pruned, so name the deployment you act for
   --json          print the full report as JSON
 
 exit codes: 0 all targets synced, 1 a target failed, 2 bad usage or config`;
@@ -32,6 +36,7 @@ export async function main(argv: string[]): Promise<number> {
         "dry-run": { type: "boolean", default: false },
         target: { type: "string", multiple: true },
         json: { type: "boolean", default: false },
+        installation: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -56,11 +61,12 @@ export async function main(argv: string[]): Promise<number> {
       console.log(`${values.config}: valid, ${config.targets.length} target(s) in ${config.clusters.length} cluster(s)`);
       return 0;
     }
-    const report = await runSync(config, new ClusterConnections(config.clusters), { targets: values.target, dryRun: values["dry-run"] });
+    const installation = installationId(values.installation);
+    const report = await runSync(config, new ClusterConnections(config.clusters), { targets: values.target, dryRun: values["dry-run"], installation });
     console.log(values.json ? JSON.stringify(report, null, 2) : formatTable(report));
     return report.ok ? 0 : 1;
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof UnknownTargetError) {
+    if (error instanceof ConfigError || error instanceof UnknownTargetError || error instanceof InstallationError) {
       console.error(error.message);
       return 2;
     }

@@ -1,3 +1,4 @@
+import type { Context } from "aws-lambda";
 import { readParameter } from "./aws/stored-text.ts";
 import { loadConfig, parseConfig } from "./config/load.ts";
 import type { Config } from "./config/schema.ts";
@@ -26,4 +27,12 @@ async function loadFunctionConfig(): Promise<Config> {
   const text = await readParameter(parameter);
   if (!text) throw new EnvError("EES_CONFIG_PARAMETER", `names SSM parameter ${parameter}, which is empty`);
   return parseConfig(text, `SSM parameter ${parameter}`);
+}
+
+/** API Gateway answers 504 after 29 s, whatever the function's own timeout. */
+export const API_GATEWAY_LIMIT_MS = 29_000;
+
+/** When an invocation's run must be over (epoch ms): the time Lambda has left, capped by `capMs`. */
+export function runDeadline(context: Pick<Context, "getRemainingTimeInMillis">, capMs = Number.POSITIVE_INFINITY): number {
+  return Date.now() + Math.min(context.getRemainingTimeInMillis(), capMs);
 }

@@ -3,10 +3,10 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-l
 import * as z from "zod";
 import { describeIssues } from "./config/issues.ts";
 import { runSync, UnknownTargetError } from "./engine/run.ts";
-import { optionalEnv } from "./env.ts";
+import { installationId, optionalEnv } from "./env.ts";
 import { logger, publishRun, startInvocation } from "./observability.ts";
 import { summarize } from "./report/summary.ts";
-import { functionRuntime } from "./runtime.ts";
+import { API_GATEWAY_LIMIT_MS, functionRuntime, runDeadline } from "./runtime.ts";
 
 const requestSchema = z.strictObject({
   targets: z.array(z.string().min(1), { error: "expected a list of target names" }).min(1, { error: "expected at least one target name" }).optional(),
@@ -26,7 +26,7 @@ export async function handler(event: APIGatewayProxyEvent, context: Context): Pr
 
   const { config, connections } = await functionRuntime();
   try {
-    const report = await runSync(config, connections, body.request);
+    const report = await runSync(config, connections, { ...body.request, installation: installationId(), deadline: runDeadline(context, API_GATEWAY_LIMIT_MS) });
     publishRun(report);
     return respond(200, summarize(report));
   } catch (error) {

@@ -4,7 +4,7 @@ import * as z from "zod";
 // Kubernetes name rules, so a bad name fails here and not as a 422 halfway through a run.
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+export const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
 const dnsLabel = z
   .string({ error: "expected a string" })
@@ -409,6 +409,23 @@ export const configSchema = z
         forSeconds: z.int().min(1).max(3600).default(50),
       })
       .optional(),
+    /** When the checker counts as cut off from the network, so that no target is written from its silence. */
+    selfCheck: z
+      .strictObject({
+        /** Probed backends, across at least two targets, that must all go unanswered at once. */
+        minBackends: z.int().min(1).max(100_000).default(4),
+        /** An address that always answers TCP (refusing counts): when it goes unanswered, the checker is cut off. */
+        canary: z
+          .strictObject({
+            address: z.string({ error: "expected an IP address" }).refine((value) => isIP(value) !== 0, { error: "expected an IPv4 or IPv6 address" }),
+            port,
+            timeoutMs: timeoutMs.default(2000),
+          })
+          .optional(),
+      })
+      .default({ minBackends: 4 }),
+    /** Under policy sync, pruning may delete every object this installation has in a cluster: only when set. */
+    allowPruneAll: z.boolean().default(false),
     clusters: z.array(clusterSchema).min(1, { error: "expected at least one cluster" }),
     targets: z.array(targetSchema),
   })

@@ -115,8 +115,27 @@ export function tallyProbes(verdicts: Iterable<Verdict>): ProbeTally {
   return tally;
 }
 
-/** Pure: every probed backend of every target went unanswered at once: more likely our network than theirs. */
-export function checkerLooksIsolated(tallies: ProbeTally[]): boolean {
-  const probed = tallies.reduce((sum, tally) => sum + tally.probed, 0);
-  return probed > 0 && tallies.every((tally) => tally.unanswered === tally.probed);
+/** The checker self-check's evidence: a canary's verdict when the config names one, else the targets' tallies. */
+export interface SelfCheckInput {
+  tallies: ProbeTally[];
+  /** At least this many probed backends, across more than one target, all unanswered. */
+  minBackends: number;
+  canary?: { name: string; verdict: Verdict };
+}
+
+/**
+ * Pure: why the checker looks cut off from the network, or undefined. A canary the config names decides alone.
+ * Without one, it takes every probed backend of at least two targets, at least `minBackends` of them, going
+ * unanswered at once: one target's dead fleet is that target's news, for its own guards to weigh.
+ */
+export function checkerCutOff(input: SelfCheckInput): string | undefined {
+  if (input.canary) {
+    const { name, verdict } = input.canary;
+    return NO_ANSWER.has(verdict.reason) ? `the canary ${name} went unanswered (${verdict.reason})` : undefined;
+  }
+  const probedTargets = input.tallies.filter((tally) => tally.probed > 0);
+  const probed = probedTargets.reduce((sum, tally) => sum + tally.probed, 0);
+  const allUnanswered = probedTargets.every((tally) => tally.unanswered === tally.probed);
+  if (probedTargets.length < 2 || probed < input.minBackends || !allUnanswered) return undefined;
+  return `all ${probed} probed backends of ${probedTargets.length} targets went unanswered`;
 }

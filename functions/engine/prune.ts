@@ -1,63 +1,96 @@
+import type { V1ConfigMap, V1EndpointSlice, V1Endpoints } from "@kubernetes/client-node";
 import { applyChanges } from "../kube/apply.ts";
 import type { KubeClients } from "../kube/client.ts";
 import { KubeApiError } from "../kube/errors.ts";
+import { readMemoryConfigMap, readOwnedObjects } from "../kube/read.ts";
 import type { Change } from "../plan/changes.ts";
-import { ownedSelector, SERVICE, SERVICE_NAME } from "../plan/labels.ts";
+import { SERVICE_NAME, writerLabels, type Writer } from "../plan/labels.ts";
 import type { PruneReport } from "../report/report.ts";
 import { errorMessage } from "../sources/source.ts";
 import { describeChange } from "./sync-target.ts";
 
+export interface PruneInput {
+  /** Everything this writer (installation, cluster entry, owner id) has in the cluster, by its labels. */
+  slices: V1EndpointSlice[];
+  endpoints: V1Endpoints[];
+  /** `namespace/service` of every configured target of this cluster entry. */
+  configured: Set<string>;
+  /** The config's allowPruneAll: without it, a prune that would delete everything found deletes nothing. */
+  allowAll: boolean;
+}
+
+export interface PrunePlan {
+  changes: Change[];
+  /** `namespace/service` whose objects go: their memory ConfigMaps go too. */
+  services: string[];
+  /** Why nothing is deleted, when the guard holds the prune back. */
+  guard?: string;
+}
+
 /**
- * Deletes what this installation wrote for Services no target names any more. Found by our labels, never by
- * guessing names: slices and Endpoints across the cluster; memory ConfigMaps in the namespaces we write to
- * (reading every namespace's ConfigMaps would be more than a syncer needs to be allowed).
+ * Pure: what left the config. Only this writer's objects are ever candidates (another installation's, or
+ * another cluster entry's reaching the same API server, never are), and a prune that would take every object
+ * found, as an empty `targets` or a wrong cluster name would, waits for allowPruneAll.
  */
-export async function pruneCluster(
-  clients: KubeClients,
-  ownerId: string,
-  services: Set<string>,
-  namespaces: Set<string>,
-  dryRun: boolean,
-): Promise<PruneReport> {
+export function planPrune(input: PruneInput): PrunePlan {
+  const orphan = (namespace: string | undefined, service: string | undefined) => !input.configured.has(`${namespace}/${service}`);
+  const slices = input.slices.filter((slice) => orphan(slice.metadata?.namespace, slice.metadata?.labels?.[SERVICE_NAME]));
+  const endpoints = input.endpoints.filter((item) => orphan(item.metadata?.namespace, item.metadata?.name));
+  const services = [
+    ...new Set([
+      ...slices.map((slice) => `${slice.metadata?.namespace}/${slice.metadata?.labels?.[SERVICE_NAME]}`),
+      ...endpoints.map((item) => `${item.metadata?.namespace}/${item.metadata?.name}`),
+    ]),
+  ].sort();
+  const found = input.slices.length + input.endpoints.length;
+  const doomed = slices.length + endpoints.length;
+  if (doomed > 0 && doomed === found && !input.allowAll) {
+    return {
+      changes: [],
+      services: [],
+      guard: `would delete all ${found} objects this installation has here (of ${services.length} Services no target names): deleted nothing; set allowPruneAll: true to allow it`,
+    };
+  }
+  const changes = [
+    ...slices.map((slice): Change => ({ action: "delete", object: { ...slice, kind: "EndpointSlice" }, endpoints: [] })),
+    ...endpoints.map((item): Change => ({ action: "delete", object: { ...item, kind: "Endpoints" }, endpoints: [] })),
+  ];
+  return { changes, services };
+}
+
+/**
+ * Deletes what this writer wrote for Services no target names any more: slices and Endpoints found by our
+ * labels across the cluster, and those Services' memory ConfigMaps, read by name (a syncer that may list
+ * ConfigMaps could read every Secret-like ConfigMap of a namespace; ours is read and deleted by name only).
+ */
+export async function pruneCluster(clients: KubeClients, writer: Writer, configured: Set<string>, allowAll: boolean, dryRun: boolean): Promise<PruneReport> {
   const report: PruneReport = { cluster: clients.cluster, changes: [] };
   try {
-    const labelSelector = ownedSelector(ownerId);
-    const [slices, endpoints] = await Promise.all([
-      clients.discovery.listEndpointSliceForAllNamespaces({ labelSelector }).catch((error: unknown) => {
-        throw new KubeApiError("list our EndpointSlices in all namespaces", error);
-      }),
-      clients.core.listEndpointsForAllNamespaces({ labelSelector }).catch((error: unknown) => {
-        throw new KubeApiError("list our Endpoints in all namespaces", error);
-      }),
-    ]);
-    const orphan = (namespace: string | undefined, service: string | undefined) => !services.has(`${namespace}/${service}`);
-    const touched = new Set([...namespaces, ...[...slices.items, ...endpoints.items].map((item) => item.metadata?.namespace ?? "")]);
-    const memories = await Promise.all(
-      [...touched].map((namespace) =>
-        clients.core.listNamespacedConfigMap({ namespace, labelSelector }).then(
-          (list) => list.items,
-          (error: unknown) => {
-            throw new KubeApiError(`list our ConfigMaps in ${namespace}`, error);
-          },
-        ),
-      ),
-    );
-    const changes: Change[] = [
-      ...slices.items
-        .filter((slice) => orphan(slice.metadata?.namespace, slice.metadata?.labels?.[SERVICE_NAME]))
-        .map((slice): Change => ({ action: "delete", object: { ...slice, kind: "EndpointSlice" }, endpoints: [] })),
-      ...endpoints.items
-        .filter((item) => orphan(item.metadata?.namespace, item.metadata?.name))
-        .map((item): Change => ({ action: "delete", object: { ...item, kind: "Endpoints" }, endpoints: [] })),
-      ...memories
-        .flat()
-        .filter((item) => orphan(item.metadata?.namespace, item.metadata?.labels?.[SERVICE]))
-        .map((item): Change => ({ action: "delete", object: { ...item, kind: "ConfigMap" }, endpoints: [] })),
-    ];
+    const plan = planPrune({ ...(await readOwnedObjects(clients, writer)), configured, allowAll });
+    if (plan.guard) report.guard = plan.guard;
+    const memories = await Promise.all(plan.services.map((service) => ownMemory(clients, writer, service, report)));
+    const changes = [...plan.changes, ...memories.flatMap((memory): Change[] => (memory ? [{ action: "delete", object: { ...memory, kind: "ConfigMap" }, endpoints: [] }] : []))];
     report.changes = changes.map(describeChange);
-    if (!dryRun && changes.length > 0) await applyChanges(clients, changes, ownerId);
+    if (!dryRun && changes.length > 0) await applyChanges(clients, changes, writer);
   } catch (error) {
     report.error = errorMessage(error);
   }
   return report;
+}
+
+/** The memory ConfigMap of a pruned Service, when it carries exactly this writer's labels; unreadable is a warning. */
+async function ownMemory(clients: KubeClients, writer: Writer, service: string, report: PruneReport): Promise<V1ConfigMap | undefined> {
+  const [namespace, name] = service.split("/") as [string, string];
+  try {
+    const memory = await readMemoryConfigMap(clients, namespace, name);
+    const labels = memory?.metadata?.labels ?? {};
+    return memory && Object.entries(writerLabels(writer)).every(([key, value]) => labels[key] === value) ? memory : undefined;
+  } catch (error) {
+    // Narrow RBAC names only the configured targets' memory: this one is left to its Service's garbage collection.
+    if (error instanceof KubeApiError && error.status === 403) {
+      (report.warnings ??= []).push(`${error.message}: left in place; it goes when its Service is deleted`);
+      return undefined;
+    }
+    throw error;
+  }
 }

@@ -1,34 +1,37 @@
 import type { LimitFunction } from "p-limit";
 import type { TargetConfig } from "../config/schema.ts";
 import { mergeBackends } from "../decide/addresses.ts";
-import { decideEndpoints, type DecideInput } from "../decide/desired.ts";
-import { applyGuards, tallyProbes, type GuardTrip, type ProbeTally } from "../decide/guards.ts";
-import { applyHysteresis } from "../decide/hysteresis.ts";
+import { decideTarget, withTrippedGuards } from "../decide/decide-target.ts";
+import { tallyProbes, type GuardTrip, type ProbeTally } from "../decide/guards.ts";
 import { timedOutLastRun, type TargetMemory } from "../decide/memory.ts";
 import { publishedEndpoints } from "../decide/published.ts";
-import { withSourceHealth } from "../decide/source-health.ts";
 import { buildCheck, probeAll } from "../health/check.ts";
 import { ApplyError, applyChanges, type ApplyResult } from "../kube/apply.ts";
 import type { KubeClients } from "../kube/client.ts";
 import { describeEndpointChanges, recordServiceEvent, type ServiceEvent } from "../kube/events.ts";
-import { readTargetState, type TargetState } from "../kube/read.ts";
+import { readService, readTargetState, type TargetState } from "../kube/read.ts";
 import type { Change } from "../plan/changes.ts";
-import { readMemory } from "../plan/memory.ts";
+import type { Writer } from "../plan/labels.ts";
+import { planMemory, readMemory } from "../plan/memory.ts";
+import type { ServiceRef } from "../plan/owner.ts";
 import { claimMemory, claimObjects, type Claimed } from "../plan/ownership.ts";
 import { planTarget } from "../plan/plan.ts";
-import { buildService, serviceProblem } from "../plan/service.ts";
+import { buildService, serviceProblem, type ServiceProblem } from "../plan/service.ts";
+import { planStatus } from "../plan/status.ts";
 import type { DesiredEndpoint } from "../model.ts";
 import type { ChangeReport, TargetReport } from "../report/report.ts";
 import { buildSources, discoverAll, errorMessage } from "../sources/source.ts";
 
 export interface TargetContext {
   clients: () => Promise<KubeClients>;
-  ownerId: string;
+  /** Who writes: labels everything written, and decides what is ours. */
+  writer: Writer;
   dryRun: boolean;
   /** Shared by all targets of a run. */
   probeLimit: LimitFunction;
+  /** Stops discovery and probing: the run was cancelled, or its deadline leaves only time to write. */
   signal: AbortSignal;
-  /** When this run (or fast-detection round) started: hysteresis stamps and ages health records with it. */
+  /** When this run (or fast-detection round) started: hysteresis and the status stamp use it. */
   now: Date;
   /** How often the schedule runs (config syncIntervalSeconds). */
   syncIntervalMs: number;
@@ -45,6 +48,8 @@ export class TargetError extends Error {
   }
 }
 
+type ServiceKey = { namespace: string; name: string; uid?: string };
+
 /** A target checked and decided, its writes not made yet: the run looks at every target before any writes. */
 export interface CheckedTarget {
   target: TargetConfig;
@@ -52,8 +57,10 @@ export interface CheckedTarget {
   started: number;
   /** Its probes and how many went unanswered, for the run's checker self-check. */
   tally: ProbeTally;
-  /** What to write; absent when the target already failed. */
+  /** What to write; absent when the target failed. */
   decided?: DecidedTarget;
+  /** The target failed in a way its Service's users must see: the Warning Event, and what of ours goes. */
+  refusal?: Refusal;
 }
 
 interface DecidedTarget {
@@ -67,10 +74,220 @@ interface DecidedTarget {
   remembered: TargetMemory;
 }
 
+interface Refusal {
+  clients: KubeClients;
+  service: ServiceKey;
+  event: ServiceEvent;
+  /** Our objects that must go (a Service that gained a selector); none when they stay as they are. */
+  changes: Change[];
+}
+
 /** discover → check → decide (hysteresis, guards) for one Service. Never throws: a failure is the target's report. */
 export async function checkTarget(target: TargetConfig, context: TargetContext): Promise<CheckedTarget> {
   const started = performance.now();
-  const report: TargetReport = {
+  const report = emptyReport(target);
+  try {
+    const clients = await context.clients();
+    const reading = readTargetState(clients, target.namespace, target.service);
+    const [early, results] = await Promise.all([reading.early, discoverAll(buildSources(target.sources), context.signal)]);
+    report.sources = results.map((result) =>
+      result.status === "ok"
+        ? { name: result.source, status: "ok", found: result.backends.length }
+        : { name: result.source, status: "failed", found: 0, error: result.error },
+    );
+    for (const result of results) if (result.status === "ok") report.warnings.push(...(result.warnings ?? []).map((warning) => `source ${result.source}: ${warning}`));
+
+    if (early.service) {
+      const problem = serviceProblem(early.service, target.ports);
+      if (problem) {
+        const { slices, endpoints } = await reading.published;
+        return refuseService(target, report, started, clients, early.service.metadata?.uid, problem, claimObjects(slices, endpoints, context.writer, false));
+      }
+    } else if (!target.createService) {
+      throw new TargetError(`Service ${target.namespace}/${target.service} not found: create it selector-less, or set createService: true`);
+    }
+
+    const { backends, rejected } = mergeBackends(results.flatMap((result) => (result.status === "ok" ? result.backends : [])));
+    report.rejected = rejected;
+    const remembered = readMemory(claimMemory(early.memory, context.writer).memory);
+    if (remembered.problem) report.warnings.push(remembered.problem);
+
+    const check = await buildCheck(target.check, target.ports[0]!.port);
+    const probed = await probeAll(backends, check, {
+      limit: context.probeLimit,
+      signal: context.signal,
+      recheckDelayMs: target.recheckDelayMs,
+      timedOutBefore: timedOutLastRun(remembered.memory),
+    });
+    const state: TargetState = { ...early, ...(await reading.published) };
+    const claimed = claimObjects(state.slices, state.endpoints, context.writer, target.adopt, state.memory);
+    report.foreign = claimed.foreign;
+    const conflicts = claimed.foreign.filter((object) => object.anotherWriter);
+    if (conflicts.length > 0) return refuseConflict(target, report, started, clients, state.service?.metadata?.uid, conflicts);
+
+    const published = publishedEndpoints(claimed.slices, claimed.endpoints);
+    const decision = decideTarget({
+      backends,
+      refused: rejected.length,
+      failedSources: results.flatMap((result) => (result.status === "failed" ? [result.source] : [])),
+      probed,
+      published,
+      memory: remembered.memory,
+      target,
+      now: context.now,
+      staleAfterMs: STALE_AFTER_INTERVALS * context.syncIntervalMs,
+    });
+    report.backends = backends.map(({ address, sources, origins, port, terminating }) => ({
+      address,
+      sources,
+      ...(origins && { origins }),
+      ...(port !== undefined && { port }),
+      ...(terminating && { terminating }),
+      ...decision.verdicts.get(address)!,
+      ...(decision.hysteresis.health.has(address) && { health: decision.hysteresis.health.get(address) }),
+    }));
+    Object.assign(report, { kept: decision.kept, dropped: decision.dropped, guards: decision.trips });
+    report.endpoints = countReady(decision.endpoints);
+    return {
+      target,
+      report,
+      started,
+      tally: tallyProbes(probed.values()),
+      decided: { clients, state, claimed, published, endpoints: decision.endpoints, memory: decision.memory, remembered: remembered.memory },
+    };
+  } catch (error) {
+    report.status = "failed";
+    report.error = errorMessage(error);
+    report.durationMs = Math.round(performance.now() - started);
+    return { target, report, started, tally: { probed: 0, unanswered: 0 } };
+  }
+}
+
+/**
+ * The Service changed under us. Given a selector or made ExternalName, it is no longer ours to feed: our
+ * slices would sit beside the controller's, so they and our Endpoints go. Its port names no longer matching
+ * the config may be either side's mistake: what we published stays as it is until they agree.
+ */
+function refuseService(target: TargetConfig, report: TargetReport, started: number, clients: KubeClients, uid: string | undefined, problem: ServiceProblem, ours: Claimed): CheckedTarget {
+  const service = { namespace: target.namespace, name: target.service, uid };
+  const refusal = (reason: string, message: string, changes: Change[]): CheckedTarget => ({
+    ...failedTarget(target, report, started, problem.message),
+    refusal: { clients, service, event: { type: "Warning", reason, message }, changes },
+  });
+  const objects = [...ours.slices.map((slice) => ({ ...slice, kind: "EndpointSlice" as const })), ...(ours.endpoints ? [{ ...ours.endpoints, kind: "Endpoints" as const }] : [])];
+  if (problem.kind === "ports") {
+    if (objects.length === 0) return failedTarget(target, report, started, problem.message);
+    return refusal("ServicePortsMismatch", `${problem.message}: our ${objects.length} objects for it are left as they are until the config and the Service agree`, []);
+  }
+  if (objects.length === 0) return failedTarget(target, report, started, problem.message);
+  const changes = objects.map((object): Change => ({ action: "delete", object, endpoints: [] }));
+  return refusal("ServiceChanged", `${problem.message}: deleting our ${objects.length} objects for it`, changes);
+}
+
+/** Another installation, or another cluster entry reaching this API server, writes for this Service: left to it. */
+function refuseConflict(target: TargetConfig, report: TargetReport, started: number, clients: KubeClients, uid: string | undefined, conflicts: Claimed["foreign"]): CheckedTarget {
+  const objects = conflicts.map((object) => `${object.kind} ${object.name} (${object.managedBy})`).join(", ");
+  const message = `Service ${target.namespace}/${target.service} is synced by another writer: ${objects}. Left to it; give each installation its own Services, or one cluster entry per API server`;
+  return {
+    ...failedTarget(target, report, started, message),
+    refusal: { clients, service: { namespace: target.namespace, name: target.service, uid }, event: { type: "Warning", reason: "OwnershipConflict", message }, changes: [] },
+  };
+}
+
+function failedTarget(target: TargetConfig, report: TargetReport, started: number, message: string): CheckedTarget {
+  report.status = "failed";
+  report.error = message;
+  return { target, report, started, tally: { probed: 0, unanswered: 0 } };
+}
+
+/**
+ * plan → apply for a checked target. `withheld`: the run's checker self-check tripped, so nothing it decided is
+ * written; only the status stamp (when due) and the tripped guard, which raises a Warning Event. Never throws:
+ * a failure is the target's report.
+ */
+export async function writeTarget(checked: CheckedTarget, context: TargetContext, withheld?: GuardTrip): Promise<TargetReport> {
+  const { target, report, decided, refusal } = checked;
+  if (refusal) await writeRefusal(report, refusal, context.dryRun, context.writer);
+  if (!decided) {
+    report.durationMs = Math.round(performance.now() - checked.started);
+    return report;
+  }
+  try {
+    const { clients, state, claimed } = decided;
+    const changes: Change[] = [];
+    let serviceUid = state.service?.metadata?.uid;
+    if (!state.service && !withheld) {
+      // The Service first: its uid goes into our objects' owner references.
+      const create: Change = { action: "create", object: buildService(target.namespace, target.service, target.ports, context.writer), endpoints: [] };
+      changes.push(create);
+      if (!context.dryRun) {
+        await write(report, clients, [create], context.writer);
+        // Read back: if someone else created it first, it is theirs, and must pass as any found Service does.
+        const created = await readService(clients, target.namespace, target.service);
+        const problem = created ? serviceProblem(created, target.ports) : { message: `Service ${target.namespace}/${target.service} was deleted as soon as it was created` };
+        if (problem) throw new TargetError(problem.message);
+        serviceUid = created?.metadata?.uid;
+      }
+    }
+    const serviceRef: ServiceRef = { namespace: target.namespace, name: target.service, uid: serviceUid, writer: context.writer, ports: target.ports };
+    const memoryTaken = claimed.foreign.some((object) => object.kind === "ConfigMap");
+    const status = context.dryRun ? undefined : { now: context.now, ...report.endpoints };
+    if (withheld) {
+      // What the decision's own guards would have done is moot: nothing it decided is written.
+      report.guards = [withheld];
+      report.endpoints = countReady(decided.published);
+    }
+    const planned = withheld
+      ? [
+          ...(status ? planStatus([], claimed.slices, { ...status, ...report.endpoints }) : []),
+          ...(memoryTaken ? [] : planMemory(serviceRef, { next: withTrippedGuards(decided.remembered, [withheld]), existing: claimed.memory, stored: decided.remembered })),
+        ]
+      : planTarget({
+          service: serviceRef,
+          publish: target.publish,
+          desired: decided.endpoints,
+          existingSlices: claimed.slices,
+          existingEndpoints: claimed.endpoints,
+          endpointsTaken: claimed.foreign.some((object) => object.kind === "Endpoints"),
+          takenSliceNames: claimed.foreign.flatMap((object) => (object.kind === "EndpointSlice" ? [object.name] : [])),
+          memory: memoryTaken ? undefined : { next: decided.memory, existing: claimed.memory, stored: decided.remembered },
+          status,
+        });
+    changes.push(...planned);
+    report.changes = changes.map(describeChange);
+    if (!context.dryRun) {
+      await write(report, clients, planned, context.writer);
+      const service = { namespace: target.namespace, name: target.service, uid: serviceUid };
+      await recordChangeEvent(report, clients, service);
+      await recordGuardEvent(report, clients, service, decided.remembered.trippedGuards ?? []);
+    }
+    report.status = changes.length === 0 ? "unchanged" : context.dryRun ? "planned" : "synced";
+  } catch (error) {
+    report.status = "failed";
+    report.error = errorMessage(error);
+  }
+  report.durationMs = Math.round(performance.now() - checked.started);
+  return report;
+}
+
+/** A refused target's Warning Event, and the removal of what it must not keep. Its status stays failed. */
+async function writeRefusal(report: TargetReport, refusal: Refusal, dryRun: boolean, writer: Writer): Promise<void> {
+  report.changes = refusal.changes.map(describeChange);
+  if (dryRun) return;
+  try {
+    await write(report, refusal.clients, refusal.changes, writer);
+  } catch (error) {
+    report.error = `${report.error}; and removing our objects failed: ${errorMessage(error)}`;
+  }
+  try {
+    await recordServiceEvent(refusal.clients, refusal.service, refusal.event);
+  } catch (error) {
+    report.warnings.push(errorMessage(error));
+  }
+}
+
+function emptyReport(target: TargetConfig): TargetReport {
+  return {
     target: target.name,
     cluster: target.cluster,
     namespace: target.namespace,
@@ -90,161 +307,6 @@ export async function checkTarget(target: TargetConfig, context: TargetContext):
     conflictsRetried: 0,
     durationMs: 0,
   };
-  try {
-    const clients = await context.clients();
-    const reading = readTargetState(clients, target.namespace, target.service);
-    const [early, results] = await Promise.all([reading.early, discoverAll(buildSources(target.sources), context.signal)]);
-    report.sources = results.map((result) =>
-      result.status === "ok"
-        ? { name: result.source, status: "ok", found: result.backends.length }
-        : { name: result.source, status: "failed", found: 0, error: result.error },
-    );
-    for (const result of results) if (result.status === "ok") report.warnings.push(...(result.warnings ?? []).map((warning) => `source ${result.source}: ${warning}`));
-
-    const where = `Service ${target.namespace}/${target.service}`;
-    if (early.service) {
-      const problem = serviceProblem(early.service, target.ports);
-      if (problem) throw new TargetError(problem);
-    } else if (!target.createService) {
-      throw new TargetError(`${where} not found: create it selector-less, or set createService: true`);
-    }
-
-    const { backends, rejected } = mergeBackends(results.flatMap((result) => (result.status === "ok" ? result.backends : [])));
-    report.rejected = rejected;
-    const remembered = readMemory(claimMemory(early.memory, context.ownerId).memory);
-    if (remembered.problem) report.warnings.push(remembered.problem);
-
-    const check = await buildCheck(target.check, target.ports[0]!.port);
-    const probed = await probeAll(backends, check, {
-      limit: context.probeLimit,
-      signal: context.signal,
-      recheckDelayMs: target.recheckDelayMs,
-      timedOutBefore: timedOutLastRun(remembered.memory),
-    });
-    // A source's own health signal is reported with the verdict, and keeps the backend from ready (decideEndpoints)
-    // at once: Route 53 counts its own failures, so our rise/fall streaks count only our probes.
-    const verdicts = withSourceHealth(backends, probed);
-    const state: TargetState = { ...early, ...(await reading.published) };
-    const claimed = claimObjects(state.slices, state.endpoints, context.ownerId, target.adopt, state.memory);
-    report.foreign = claimed.foreign;
-    const hysteresis = applyHysteresis({
-      backends,
-      verdicts: probed,
-      memory: remembered.memory,
-      rise: target.rise,
-      fall: target.fall,
-      now: context.now,
-      staleAfterMs: STALE_AFTER_INTERVALS * context.syncIntervalMs,
-    });
-    report.backends = backends.map(({ address, sources, origins, port, terminating }) => ({
-      address,
-      sources,
-      ...(origins && { origins }),
-      ...(port !== undefined && { port }),
-      ...(terminating && { terminating }),
-      ...verdicts.get(address)!,
-      ...(hysteresis.health.has(address) && { health: hysteresis.health.get(address) }),
-    }));
-
-    const failedSources = results.flatMap((result) => (result.status === "failed" ? [result.source] : []));
-    const published = publishedEndpoints(claimed.slices, claimed.endpoints);
-    const decideInput: DecideInput = { backends, verdicts, hysteresis, failedSources, published, failing: target.failing, memory: remembered.memory };
-    const decision = decideEndpoints(decideInput);
-    const found = new Set(backends.map((backend) => backend.address));
-    const guarded = applyGuards({
-      endpoints: decision.endpoints,
-      dropped: decision.dropped.length,
-      published,
-      allHealthy: () => decideEndpoints({ ...decideInput, hysteresis: { ...hysteresis, healthy: new Map([...found].map((address) => [address, true])) } }).endpoints,
-      failedSources,
-      keptForFailedSources: decision.kept.filter((kept) => !found.has(kept.address)).length,
-      sourcesAnsweredEmpty: failedSources.length === 0 && backends.length === 0,
-      config: target.guards,
-    });
-    Object.assign(report, { kept: decision.kept, dropped: decision.dropped, guards: guarded.trips });
-    report.endpoints = countReady(guarded.endpoints);
-    return {
-      target,
-      report,
-      started,
-      tally: tallyProbes(probed.values()),
-      decided: {
-        clients,
-        state,
-        claimed,
-        published,
-        endpoints: guarded.endpoints,
-        memory: withTrippedGuards(decision.memory, guarded.trips),
-        remembered: remembered.memory,
-      },
-    };
-  } catch (error) {
-    report.status = "failed";
-    report.error = errorMessage(error);
-    report.durationMs = Math.round(performance.now() - started);
-    return { target, report, started, tally: { probed: 0, unanswered: 0 } };
-  }
-}
-
-/** plan → apply for a checked target. Never throws: a failure is the target's report. */
-export async function writeTarget(checked: CheckedTarget, context: TargetContext): Promise<TargetReport> {
-  const { target, report, decided } = checked;
-  if (!decided) return report;
-  try {
-    const { clients, state, claimed } = decided;
-    const changes: Change[] = [];
-    let serviceUid = state.service?.metadata?.uid;
-    if (!state.service) {
-      // The Service first: its uid goes into our objects' owner references.
-      const create: Change = { action: "create", object: buildService(target.namespace, target.service, target.ports, context.ownerId), endpoints: [] };
-      changes.push(create);
-      if (!context.dryRun) {
-        await write(report, clients, [create], context.ownerId);
-        // Read back: if someone else created it first, it is theirs, and must pass as any found Service does.
-        const created = await clients.core.readNamespacedService({ namespace: target.namespace, name: target.service });
-        const problem = serviceProblem(created, target.ports);
-        if (problem) throw new TargetError(problem);
-        serviceUid = created.metadata?.uid;
-      }
-    }
-    const memoryTaken = claimed.foreign.some((object) => object.kind === "ConfigMap");
-    const planned = planTarget({
-      service: { namespace: target.namespace, name: target.service, uid: serviceUid, ownerId: context.ownerId, ports: target.ports },
-      publish: target.publish,
-      desired: decided.endpoints,
-      existingSlices: claimed.slices,
-      existingEndpoints: claimed.endpoints,
-      endpointsTaken: claimed.foreign.some((object) => object.kind === "Endpoints"),
-      takenSliceNames: claimed.foreign.flatMap((object) => (object.kind === "EndpointSlice" ? [object.name] : [])),
-      memory: memoryTaken ? undefined : { next: decided.memory, existing: claimed.memory, stored: decided.remembered },
-      status: context.dryRun ? undefined : { now: new Date(), ...report.endpoints },
-    });
-    changes.push(...planned);
-    report.changes = changes.map(describeChange);
-    if (!context.dryRun) {
-      await write(report, clients, planned, context.ownerId);
-      const service = { namespace: target.namespace, name: target.service, uid: serviceUid };
-      await recordChangeEvent(report, clients, service);
-      await recordGuardEvent(report, clients, service, decided.remembered.trippedGuards ?? []);
-    }
-    report.status = changes.length === 0 ? "unchanged" : context.dryRun ? "planned" : "synced";
-  } catch (error) {
-    report.status = "failed";
-    report.error = errorMessage(error);
-  }
-  report.durationMs = Math.round(performance.now() - checked.started);
-  return report;
-}
-
-/** The run's self-check tripped: nothing is written, and the report shows what stays published. */
-export function withholdWrites(checked: CheckedTarget, trip: GuardTrip): TargetReport {
-  const { report, decided } = checked;
-  if (!decided) return report;
-  // What the decision's own guards would have done is moot: nothing it decided is written.
-  report.guards = [trip];
-  report.endpoints = countReady(decided.published);
-  report.durationMs = Math.round(performance.now() - checked.started);
-  return report;
 }
 
 const countReady = (endpoints: DesiredEndpoint[]) => ({
@@ -253,14 +315,14 @@ const countReady = (endpoints: DesiredEndpoint[]) => ({
 });
 
 /** Applies the changes and counts the writes in the report, those made before a failure too. */
-async function write(report: TargetReport, clients: KubeClients, changes: Change[], ownerId: string): Promise<void> {
+async function write(report: TargetReport, clients: KubeClients, changes: Change[], writer: Writer): Promise<void> {
   if (changes.length === 0) return;
   const count = (applied: ApplyResult) => {
     report.writes += applied.writes;
     report.conflictsRetried += applied.conflictsRetried;
   };
   try {
-    count(await applyChanges(clients, changes, ownerId));
+    count(await applyChanges(clients, changes, writer));
   } catch (error) {
     if (error instanceof ApplyError) count(error.applied);
     throw error;
@@ -278,7 +340,7 @@ export function describeChange(change: Change): ChangeReport {
 }
 
 /** An Event on the Service when its endpoints changed; none when nothing did, so a busy schedule never floods it. */
-async function recordChangeEvent(report: TargetReport, clients: KubeClients, service: { namespace: string; name: string; uid?: string }): Promise<void> {
+async function recordChangeEvent(report: TargetReport, clients: KubeClients, service: ServiceKey): Promise<void> {
   const changed = report.changes.filter((change) => change.kind === "EndpointSlice").flatMap((change) => change.endpoints);
   const message = describeEndpointChanges(changed.length > 0 ? changed : report.changes.flatMap((change) => change.endpoints), report.endpoints);
   if (!message) return;
@@ -289,13 +351,8 @@ async function recordChangeEvent(report: TargetReport, clients: KubeClients, ser
   }
 }
 
-function withTrippedGuards(memory: TargetMemory, trips: GuardTrip[]): TargetMemory {
-  const names = [...new Set(trips.map((trip) => trip.guard))].sort();
-  return names.length > 0 ? { ...memory, trippedGuards: names } : memory;
-}
-
 /** A Warning Event when guards start holding back the decision, a Normal one when they stop; none in between. */
-async function recordGuardEvent(report: TargetReport, clients: KubeClients, service: { namespace: string; name: string; uid?: string }, previous: string[]): Promise<void> {
+async function recordGuardEvent(report: TargetReport, clients: KubeClients, service: ServiceKey, previous: string[]): Promise<void> {
   const now = [...new Set(report.guards.map((trip) => trip.guard))].sort();
   if (now.join() === previous.join()) return;
   const event: ServiceEvent =

@@ -1,7 +1,7 @@
 import type { V1EndpointSlice, V1ObjectMeta } from "@kubernetes/client-node";
 import pLimit from "p-limit";
 import type { Change, KubeObject } from "../plan/changes.ts";
-import { isOurs, MANAGER } from "../plan/labels.ts";
+import { isOurs, MANAGER, type Writer } from "../plan/labels.ts";
 import type { KubeClients } from "./client.ts";
 import { KubeApiError, readOptional, statusOf } from "./errors.ts";
 
@@ -82,7 +82,7 @@ function kindApi(clients: KubeClients, kind: KubeObject["kind"]): KindApi {
  * that turns out not to be ours is never touched. A failure stops what has not started and throws an
  * ApplyError that counts what was written.
  */
-export async function applyChanges(clients: KubeClients, changes: Change[], ownerId: string): Promise<ApplyResult> {
+export async function applyChanges(clients: KubeClients, changes: Change[], writer: Writer): Promise<ApplyResult> {
   const result: ApplyResult = { writes: 0, conflictsRetried: 0 };
   const limit = pLimit(WRITE_CONCURRENCY);
   let failure: { error: unknown } | undefined;
@@ -92,7 +92,7 @@ export async function applyChanges(clients: KubeClients, changes: Change[], owne
         limit(async () => {
           if (failure) return;
           try {
-            await applyOne(clients, change, ownerId, result);
+            await applyOne(clients, change, writer, result);
           } catch (error) {
             failure ??= { error };
           }
@@ -104,7 +104,7 @@ export async function applyChanges(clients: KubeClients, changes: Change[], owne
   return result;
 }
 
-async function applyOne(clients: KubeClients, change: Change, ownerId: string, result: ApplyResult): Promise<void> {
+async function applyOne(clients: KubeClients, change: Change, writer: Writer, result: ApplyResult): Promise<void> {
   const api = kindApi(clients, change.object.kind);
   const namespace = change.object.metadata?.namespace ?? "";
   const name = change.object.metadata?.name ?? "";
@@ -136,7 +136,7 @@ async function applyOne(clients: KubeClients, change: Change, ownerId: string, r
     }
     // A Service someone else just created is theirs: the caller reads it back and checks whether we may use it.
     if (change.object.kind === "Service") return;
-    if (!isOurs(current.metadata, ownerId) && current.metadata?.uid !== change.object.metadata?.uid) throw new NotOursError(what);
+    if (!isOurs(current.metadata, writer) && current.metadata?.uid !== change.object.metadata?.uid) throw new NotOursError(what);
     metadata = current.metadata;
     if (action !== "delete") {
       action = "update";

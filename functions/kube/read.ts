@@ -1,5 +1,5 @@
 import type { V1ConfigMap, V1EndpointSlice, V1Endpoints, V1Service } from "@kubernetes/client-node";
-import { SERVICE_NAME } from "../plan/labels.ts";
+import { ownedSelector, SERVICE_NAME, type Writer } from "../plan/labels.ts";
 import { memoryName } from "../plan/memory.ts";
 import type { KubeClients } from "./client.ts";
 import { KubeApiError, readOptional } from "./errors.ts";
@@ -23,8 +23,8 @@ export function readTargetState(
   name: string,
 ): { early: Promise<Pick<TargetState, "service" | "memory">>; published: Promise<Pick<TargetState, "slices" | "endpoints">> } {
   const early = Promise.all([
-    readOptional(`get Service ${namespace}/${name}`, () => clients.core.readNamespacedService({ namespace, name })),
-    readOptional(`get ConfigMap ${namespace}/${memoryName(name)}`, () => clients.core.readNamespacedConfigMap({ namespace, name: memoryName(name) })),
+    readService(clients, namespace, name),
+    readMemoryConfigMap(clients, namespace, name),
   ]).then(([service, memory]) => ({ service, memory }));
   const published = Promise.all([
     clients.discovery.listNamespacedEndpointSlice({ namespace, labelSelector: `${SERVICE_NAME}=${name}` }).then(
@@ -38,4 +38,28 @@ export function readTargetState(
   // Awaited once the probes are done; a target that fails before then leaves it unheard, not unhandled.
   published.catch(() => {});
   return { early, published };
+}
+
+/** What one writer has in a cluster, found by its labels: every EndpointSlice and Endpoints of ours, in any namespace. */
+export async function readOwnedObjects(clients: KubeClients, writer: Writer): Promise<{ slices: V1EndpointSlice[]; endpoints: V1Endpoints[] }> {
+  const labelSelector = ownedSelector(writer);
+  const [slices, endpoints] = await Promise.all([
+    clients.discovery.listEndpointSliceForAllNamespaces({ labelSelector }).catch((error: unknown) => {
+      throw new KubeApiError("list our EndpointSlices in all namespaces", error);
+    }),
+    clients.core.listEndpointsForAllNamespaces({ labelSelector }).catch((error: unknown) => {
+      throw new KubeApiError("list our Endpoints in all namespaces", error);
+    }),
+  ]);
+  return { slices: slices.items, endpoints: endpoints.items };
+}
+
+/** A Service's memory ConfigMap, by name: the syncer may read no other ConfigMap, and lists none. */
+export function readMemoryConfigMap(clients: KubeClients, namespace: string, service: string): Promise<V1ConfigMap | undefined> {
+  const name = memoryName(service);
+  return readOptional(`get ConfigMap ${namespace}/${name}`, () => clients.core.readNamespacedConfigMap({ namespace, name }));
+}
+
+export function readService(clients: KubeClients, namespace: string, name: string): Promise<V1Service | undefined> {
+  return readOptional(`get Service ${namespace}/${name}`, () => clients.core.readNamespacedService({ namespace, name }));
 }

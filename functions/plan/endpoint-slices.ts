@@ -128,7 +128,7 @@ function buildSlice(service: ServiceRef, family: AddressFamily, plan: SlicePlan)
       managedFields: undefined,
       name: plan.name,
       namespace: service.namespace,
-      labels: { ...metadata?.labels, ...sliceLabels(service.name, service.ownerId) },
+      labels: { ...metadata?.labels, ...sliceLabels(service.name, service.writer) },
       ownerReferences: ownerReferences(service),
     },
     addressType: family,
@@ -141,7 +141,7 @@ function buildSlice(service: ServiceRef, family: AddressFamily, plan: SlicePlan)
 function differs(service: ServiceRef, family: AddressFamily, plan: SlicePlan): boolean {
   const slice = plan.existing;
   if (!slice) return true;
-  const ours = sliceLabels(service.name, service.ownerId);
+  const ours = sliceLabels(service.name, service.writer);
   const labels = slice.metadata?.labels ?? {};
   return (
     Object.entries(ours).some(([key, value]) => labels[key] !== value) ||

@@ -50,7 +50,7 @@ function buildEndpoints(service: ServiceRef, desired: DesiredEndpoint[], existin
       managedFields: undefined,
       name: service.name,
       namespace: service.namespace,
-      labels: { ...metadata?.labels, ...endpointsLabels(service.ownerId) },
+      labels: { ...metadata?.labels, ...endpointsLabels(service.writer) },
       ownerReferences: ownerReferences(service),
     },
     subsets,

@@ -2,7 +2,7 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import type { V1ConfigMap } from "@kubernetes/client-node";
 import { emptyMemory, type TargetMemory } from "../decide/memory.ts";
 import { type Change, sameData } from "./changes.ts";
-import { MANAGED_BY, MANAGER, OWNER, SERVICE } from "./labels.ts";
+import { SERVICE, writerLabels } from "./labels.ts";
 import { ownerReferences, type ServiceRef } from "./owner.ts";
 
 /** gzip: thousands of backends' memory stays far below a ConfigMap's 1 MiB. */
@@ -32,7 +32,10 @@ export interface MemoryPlan {
 
 /** Pure: the write, if any, that stores `next`. Unchanged memory writes nothing. */
 export function planMemory(service: ServiceRef, { next, existing, stored }: MemoryPlan): Change[] {
-  if (existing && sameData(stored, next)) return [];
+  const labels = { ...existing?.metadata?.labels, ...writerLabels(service.writer), [SERVICE]: service.name };
+  // An earlier version's ConfigMap lacks the installation and cluster labels: relabelled even when the memory holds.
+  const labelled = Object.entries(labels).every(([key, value]) => existing?.metadata?.labels?.[key] === value);
+  if (existing && labelled && sameData(stored, next)) return [];
   if (!existing && Object.keys(next.backends).length === 0) return [];
   const object: V1ConfigMap & { kind: "ConfigMap" } = {
     apiVersion: "v1",
@@ -42,7 +45,7 @@ export function planMemory(service: ServiceRef, { next, existing, stored }: Memo
       managedFields: undefined,
       name: memoryName(service.name),
       namespace: service.namespace,
-      labels: { ...existing?.metadata?.labels, [MANAGED_BY]: MANAGER, [OWNER]: service.ownerId, [SERVICE]: service.name },
+      labels,
       ownerReferences: ownerReferences(service),
     },
     binaryData: { [KEY]: gzipSync(JSON.stringify(next)).toString("base64") },

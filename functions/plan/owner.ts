@@ -1,5 +1,6 @@
 import type { V1OwnerReference } from "@kubernetes/client-node";
 import type { PortConfig } from "../config/schema.ts";
+import type { Writer } from "./labels.ts";
 
 /** What the planner needs to know about the Service it writes for. */
 export interface ServiceRef {
@@ -7,7 +8,7 @@ export interface ServiceRef {
   name: string;
   /** Unknown only in a dry run that would create the Service. */
   uid: string | undefined;
-  ownerId: string;
+  writer: Writer;
   ports: PortConfig[];
 }
 

@@ -65,6 +65,9 @@ export interface TargetReport {
 export interface PruneReport {
   cluster: string;
   changes: ChangeReport[];
+  /** The prune guard held everything back: why. */
+  guard?: string;
+  warnings?: string[];
   error?: string;
 }
 
@@ -77,4 +80,6 @@ export interface RunReport {
   durationMs: number;
   /** Fast detection only: how many rounds of checks this run made. */
   rounds?: number;
+  /** The run's deadline came before every probe was done: what had no verdict kept what it had. */
+  cutShort?: true;
 }

@@ -89,7 +89,7 @@ describe("clusters reached through AWS", () => {
     process.env.EES_CONFIG_PARAMETER = "/ees/config";
     try {
       const { handler } = await import("../../functions/sync.ts");
-      const summary = await handler({} as never, { awsRequestId: "scheduled-1", functionName: "sync" } as Context);
+      const summary = await handler({} as never, { awsRequestId: "scheduled-1", functionName: "sync", getRemainingTimeInMillis: () => 60_000 } as Context);
       assert.equal(summary.ok, true, JSON.stringify(summary));
       assert.deepEqual(summary.targets.map((item) => item.target), ["db"]);
     } finally {

@@ -311,7 +311,8 @@ describe("core sync against a real API server", () => {
     const syncer = await new ClusterConnections([{ name: "test", kubeconfig: cluster.kubeconfig }]).get("test");
     const reading = readTargetState(syncer, NAMESPACE, "race");
     const state = { ...(await reading.early), ...(await reading.published) };
-    const serviceRef = { namespace: NAMESPACE, name: "race", uid: service.metadata?.uid, ownerId: "default", ports: [{ name: "http", port: PORT, protocol: "TCP" as const }] };
+    const writer = { ownerId: "default", installation: "default", cluster: "test" };
+    const serviceRef = { namespace: NAMESPACE, name: "race", uid: service.metadata?.uid, writer, ports: [{ name: "http", port: PORT, protocol: "TCP" as const }] };
     const desired = publishedEndpoints(state.slices, state.endpoints).map((endpoint) => ({ ...endpoint, ready: endpoint.address !== BACKENDS[0] }));
     const changes = planTarget({ service: serviceRef, publish: { endpointSlices: true, endpoints: true }, desired, existingSlices: state.slices, existingEndpoints: state.endpoints, endpointsTaken: false, takenSliceNames: [] });
     assert.equal(changes.length, 2);
@@ -323,7 +324,7 @@ describe("core sync against a real API server", () => {
       name: slice.metadata!.name!,
       body: { ...slice, metadata: { ...slice.metadata, annotations: { touched: "by-someone-else" } } },
     });
-    const applied = await applyChanges(syncer, changes, "default");
+    const applied = await applyChanges(syncer, changes, writer);
     assert.equal(applied.conflictsRetried, 1);
     assert.equal(applied.writes, 2);
     const after = (await slicesOf("race"))[0]!;

@@ -51,6 +51,8 @@ describe("validateConfig: a valid config", () => {
       policy: "sync",
       checkConcurrency: 900,
       syncIntervalSeconds: 60,
+      selfCheck: { minBackends: 4 },
+      allowPruneAll: false,
       clusters: [{ name: "main" }],
       targets: [
         {

@@ -2,7 +2,7 @@
 // self-check (decide/guards.ts): pure, table-driven.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { applyGuards, checkerLooksIsolated, tallyProbes, type GuardInput } from "../../functions/decide/guards.ts";
+import { applyGuards, checkerCutOff, tallyProbes, type GuardInput } from "../../functions/decide/guards.ts";
 import { applyHysteresis, type HysteresisInput } from "../../functions/decide/hysteresis.ts";
 import { timedOutLastRun, type BackendHealth } from "../../functions/decide/memory.ts";
 import type { DesiredEndpoint, Verdict } from "../../functions/model.ts";
@@ -143,19 +143,39 @@ describe("applyGuards", () => {
 
 describe("checker self-check", () => {
   const verdict = (reason: Verdict["reason"]): Verdict => ({ status: reason === "Passed" ? "pass" : "fail", reason, latencyMs: 1 });
+  const tally = (...reasons: Verdict["reason"][]) => tallyProbes(reasons.map(verdict));
+  const cutOff = (tallies: ReturnType<typeof tallyProbes>[], minBackends = 4) => checkerCutOff({ tallies, minBackends });
 
-  it("trips only when every probed backend of every target went unanswered", () => {
-    const dark = tallyProbes([verdict("Timeout"), verdict("Unreachable")]);
-    assert.equal(checkerLooksIsolated([dark, tallyProbes([verdict("Timeout")])]), true);
-    assert.equal(checkerLooksIsolated([dark, tallyProbes([verdict("ConnRefused")])]), false, "a refusal is an answer");
-    assert.equal(checkerLooksIsolated([dark, tallyProbes([verdict("Passed")])]), false);
+  it("trips when every probed backend of two targets or more, at least minBackends, went unanswered", () => {
+    assert.equal(cutOff([tally("Timeout", "Unreachable"), tally("Timeout", "Timeout")]), "all 4 probed backends of 2 targets went unanswered");
+    assert.equal(cutOff([tally("Timeout", "Unreachable"), tally("Timeout", "ConnRefused")]), undefined, "a refusal is an answer");
+    assert.equal(cutOff([tally("Timeout", "Unreachable"), tally("Timeout", "Passed")]), undefined);
+  });
+
+  it("never trips on one target alone, however many of its backends went unanswered", () => {
+    assert.equal(cutOff([tally("Timeout")]), undefined, "one target with one black-holed backend");
+    assert.equal(cutOff([tally(...Array<Verdict["reason"]>(50).fill("Timeout"))]), undefined);
+  });
+
+  it("never trips on fewer than minBackends probed backends", () => {
+    assert.equal(cutOff([tally("Timeout"), tally("Timeout")]), undefined);
+    assert.equal(cutOff([tally("Timeout"), tally("Timeout")], 2), "all 2 probed backends of 2 targets went unanswered");
   });
 
   it("leaves out unchecked backends and targets, and never trips on nothing probed", () => {
     const unchecked = tallyProbes([{ status: "pass", reason: "NotChecked", latencyMs: 0 }]);
     assert.deepEqual(unchecked, { probed: 0, unanswered: 0 });
-    assert.equal(checkerLooksIsolated([unchecked]), false);
-    assert.equal(checkerLooksIsolated([unchecked, tallyProbes([verdict("Timeout")])]), true);
+    assert.equal(cutOff([unchecked, unchecked]), undefined);
+    assert.equal(cutOff([unchecked, tally("Timeout", "Timeout", "Timeout", "Timeout")]), undefined, "only one target was probed");
+  });
+
+  it("a canary the config names decides alone", () => {
+    const dark = [tally("Timeout", "Timeout"), tally("Timeout", "Timeout")];
+    assert.equal(checkerCutOff({ tallies: dark, minBackends: 4, canary: { name: "198.18.0.1:22", verdict: verdict("ConnRefused") } }), undefined);
+    assert.equal(
+      checkerCutOff({ tallies: [tally("Passed")], minBackends: 4, canary: { name: "198.18.0.1:22", verdict: verdict("Timeout") } }),
+      "the canary 198.18.0.1:22 went unanswered (Timeout)",
+    );
   });
 });
 

@@ -11,14 +11,14 @@ import type { ServiceRef } from "../../functions/plan/owner.ts";
 import { planTarget, type PlanInput } from "../../functions/plan/plan.ts";
 import { serviceProblem } from "../../functions/plan/service.ts";
 
-const OWNER_ID = "team-a";
+const WRITER = { ownerId: "team-a", installation: "ees-prod", cluster: "main" };
 const PORTS: PortConfig[] = [{ name: "pg", port: 5432, protocol: "TCP" }];
 
 const service = (overrides: Partial<ServiceRef> = {}): ServiceRef => ({
   namespace: "shop",
   name: "db",
   uid: "svc-uid-1",
-  ownerId: OWNER_ID,
+  writer: WRITER,
   ports: PORTS,
   ...overrides,
 });
@@ -123,7 +123,7 @@ type Scenario = Omit<PlanInput, "existingSlices" | "existingEndpoints" | "endpoi
 
 /** Plans against what the fake holds, read back the way a run does: only what claimObjects says is ours. */
 function planOverFake(fake: InMemoryApiServer, scenario: Scenario): Change[] {
-  const claimed = claimObjects(fake.slices(), fake.endpoints(scenario.service.name), scenario.service.ownerId, false);
+  const claimed = claimObjects(fake.slices(), fake.endpoints(scenario.service.name), scenario.service.writer, false);
   return planTarget({
     ...scenario,
     existingSlices: claimed.slices,
@@ -543,14 +543,16 @@ describe("what we write", () => {
   const endpointsObject = changes.find((change) => change.object.kind === "Endpoints")!.object as V1Endpoints & { kind: "Endpoints" };
   const ownerReference = [{ apiVersion: "v1", kind: "Service", name: "db", uid: "svc-uid-1", controller: true }];
 
-  it("EndpointSlices carry both managed-by labels, the service-name label and our owner label", () => {
+  it("EndpointSlices carry both managed-by labels, the service-name label and the owner, installation and cluster entry labels", () => {
     assert.equal(slice.apiVersion, "discovery.k8s.io/v1");
     assert.equal(slice.metadata?.namespace, "shop");
     assert.deepEqual(slice.metadata?.labels, {
       "app.kubernetes.io/managed-by": "external-endpoint-syncer",
       "endpointslice.kubernetes.io/managed-by": "external-endpoint-syncer",
       "kubernetes.io/service-name": "db",
-      "external-endpoint-syncer/owner": OWNER_ID,
+      "external-endpoint-syncer/owner": "team-a",
+      "external-endpoint-syncer/installation": "ees-prod",
+      "external-endpoint-syncer/cluster": "main",
     });
   });
 
@@ -567,12 +569,14 @@ describe("what we write", () => {
     assert.deepEqual(slice.ports, [{ name: "pg", port: 5432, protocol: "TCP", appProtocol: undefined }]);
   });
 
-  it("Endpoints carry managed-by, our owner label and skip-mirror=true, and are owned by the Service", () => {
+  it("Endpoints carry managed-by, the owner, installation and cluster entry labels and skip-mirror=true, and are owned by the Service", () => {
     assert.equal(endpointsObject.apiVersion, "v1");
     assert.equal(endpointsObject.metadata?.name, "db");
     assert.deepEqual(endpointsObject.metadata?.labels, {
       "app.kubernetes.io/managed-by": "external-endpoint-syncer",
-      "external-endpoint-syncer/owner": OWNER_ID,
+      "external-endpoint-syncer/owner": "team-a",
+      "external-endpoint-syncer/installation": "ees-prod",
+      "external-endpoint-syncer/cluster": "main",
       "endpointslice.kubernetes.io/skip-mirror": "true",
     });
     assert.deepEqual(endpointsObject.metadata?.ownerReferences, ownerReference);
@@ -622,12 +626,30 @@ describe("what we write", () => {
 });
 
 describe("claimObjects", () => {
-  const ours = { "app.kubernetes.io/managed-by": "external-endpoint-syncer", "external-endpoint-syncer/owner": OWNER_ID };
+  const legacy = { "app.kubernetes.io/managed-by": "external-endpoint-syncer", "external-endpoint-syncer/owner": "team-a" };
+  const ours = { ...legacy, "external-endpoint-syncer/installation": "ees-prod", "external-endpoint-syncer/cluster": "main" };
   const sliceWith = (name: string, labels: Record<string, string> | undefined): V1EndpointSlice => ({ addressType: "IPv4", metadata: { name, labels } });
   const endpointsWith = (labels: Record<string, string> | undefined): V1Endpoints => ({ metadata: { name: "db", labels } });
 
-  const sliceCases: { name: string; labels: Record<string, string> | undefined; adopt: boolean; claimed: boolean; managedBy?: string }[] = [
+  const sliceCases: { name: string; labels: Record<string, string> | undefined; adopt: boolean; claimed: boolean; managedBy?: string; anotherWriter?: true }[] = [
     { name: "ours", labels: { ...ours, "endpointslice.kubernetes.io/managed-by": "external-endpoint-syncer" }, adopt: false, claimed: true },
+    { name: "an earlier version's, with our owner id and no installation label", labels: legacy, adopt: false, claimed: true },
+    {
+      name: "another installation's with our owner id, adopt on",
+      labels: { ...ours, "external-endpoint-syncer/installation": "ees-dev" },
+      adopt: true,
+      claimed: false,
+      managedBy: "external-endpoint-syncer (installation ees-dev, cluster entry main, owner id team-a)",
+      anotherWriter: true,
+    },
+    {
+      name: "another cluster entry's of this installation",
+      labels: { ...ours, "external-endpoint-syncer/cluster": "main-again" },
+      adopt: false,
+      claimed: false,
+      managedBy: "external-endpoint-syncer (installation ees-prod, cluster entry main-again, owner id team-a)",
+      anotherWriter: true,
+    },
     { name: "hand-made, adopt off", labels: { "kubernetes.io/service-name": "db" }, adopt: false, claimed: false, managedBy: "unknown (no managed-by label)" },
     { name: "hand-made, adopt on", labels: { "kubernetes.io/service-name": "db" }, adopt: true, claimed: true },
     { name: "no labels at all, adopt on", labels: undefined, adopt: true, claimed: true },
@@ -651,29 +673,31 @@ describe("claimObjects", () => {
       labels: { ...ours, "external-endpoint-syncer/owner": "team-b" },
       adopt: true,
       claimed: false,
-      managedBy: "external-endpoint-syncer (another owner id: team-b)",
+      managedBy: "external-endpoint-syncer (installation ees-prod, cluster entry main, owner id team-b)",
+      anotherWriter: true,
     },
     {
       name: "ours without an owner label, adopt on",
       labels: { "app.kubernetes.io/managed-by": "external-endpoint-syncer" },
       adopt: true,
       claimed: false,
-      managedBy: "external-endpoint-syncer (another owner id: none)",
+      managedBy: "external-endpoint-syncer (installation unknown, cluster entry unknown, owner id none)",
+      anotherWriter: true,
     },
   ];
-  for (const { name, labels, adopt, claimed, managedBy } of sliceCases) {
+  for (const { name, labels, adopt, claimed, managedBy, anotherWriter } of sliceCases) {
     it(`a slice ${name} is ${claimed ? "claimed" : "left alone as foreign"}`, () => {
       const slice = sliceWith("db-x", labels);
 
-      const result = claimObjects([slice], undefined, OWNER_ID, adopt);
+      const result = claimObjects([slice], undefined, WRITER, adopt);
 
       assert.deepEqual(result.slices, claimed ? [slice] : []);
-      assert.deepEqual(result.foreign, claimed ? [] : [{ kind: "EndpointSlice", name: "db-x", managedBy }]);
+      assert.deepEqual(result.foreign, claimed ? [] : [{ kind: "EndpointSlice", name: "db-x", managedBy, ...(anotherWriter && { anotherWriter }) }]);
       assert.equal(result.endpoints, undefined);
     });
   }
 
-  const endpointsCases: { name: string; labels: Record<string, string> | undefined; adopt: boolean; claimed: boolean; managedBy?: string }[] = [
+  const endpointsCases: { name: string; labels: Record<string, string> | undefined; adopt: boolean; claimed: boolean; managedBy?: string; anotherWriter?: true }[] = [
     { name: "ours", labels: { ...ours, "endpointslice.kubernetes.io/skip-mirror": "true" }, adopt: false, claimed: true },
     { name: "hand-made, adopt off", labels: undefined, adopt: false, claimed: false, managedBy: "unknown (no managed-by label)" },
     { name: "hand-made, adopt on", labels: undefined, adopt: true, claimed: true },
@@ -683,17 +707,18 @@ describe("claimObjects", () => {
       labels: { ...ours, "external-endpoint-syncer/owner": "team-b" },
       adopt: true,
       claimed: false,
-      managedBy: "external-endpoint-syncer (another owner id: team-b)",
+      managedBy: "external-endpoint-syncer (installation ees-prod, cluster entry main, owner id team-b)",
+      anotherWriter: true,
     },
   ];
-  for (const { name, labels, adopt, claimed, managedBy } of endpointsCases) {
+  for (const { name, labels, adopt, claimed, managedBy, anotherWriter } of endpointsCases) {
     it(`an Endpoints ${name} is ${claimed ? "claimed" : "left alone as foreign"}`, () => {
       const object = endpointsWith(labels);
 
-      const result = claimObjects([], object, OWNER_ID, adopt);
+      const result = claimObjects([], object, WRITER, adopt);
 
       assert.equal(result.endpoints, claimed ? object : undefined);
-      assert.deepEqual(result.foreign, claimed ? [] : [{ kind: "Endpoints", name: "db", managedBy }]);
+      assert.deepEqual(result.foreign, claimed ? [] : [{ kind: "Endpoints", name: "db", managedBy, ...(anotherWriter && { anotherWriter }) }]);
     });
   }
 
@@ -702,7 +727,7 @@ describe("claimObjects", () => {
     const controllers = sliceWith("db-abcde", { "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io" });
     const handMade = sliceWith("db-manual", {});
 
-    const result = claimObjects([controllers, mine, handMade], undefined, OWNER_ID, true);
+    const result = claimObjects([controllers, mine, handMade], undefined, WRITER, true);
 
     assert.deepEqual(result.slices, [mine, handMade]);
     assert.deepEqual(result.foreign.map((object) => object.name), ["db-abcde"]);
@@ -714,7 +739,7 @@ describe("claimObjects", () => {
       metadata: { name: "db-manual", namespace: "shop", resourceVersion: "5", labels: { "kubernetes.io/service-name": "db" } },
       endpoints: [{ addresses: ["10.0.0.1"] }],
     };
-    const { slices } = claimObjects([handMade], undefined, OWNER_ID, true);
+    const { slices } = claimObjects([handMade], undefined, WRITER, true);
 
     const changes = planEndpointSlices(service(), [endpoint("10.0.0.1")], slices);
 
@@ -749,25 +774,25 @@ describe("serviceProblem", () => {
   it("refuses a Service with a selector, naming it", () => {
     const problem = serviceProblem(serviceWith({ selector: { app: "db", tier: "data" }, ports: [{ name: "pg", port: 5432 }] }), PORTS);
 
-    assert.equal(problem, "Service shop/db has a selector (app=db,tier=data): its endpoints belong to Kubernetes, so we write none");
+    assert.deepEqual(problem, { kind: "selector", message: "Service shop/db has a selector (app=db,tier=data): its endpoints belong to Kubernetes, so we write none" });
   });
 
   it("refuses an ExternalName Service", () => {
     const problem = serviceProblem(serviceWith({ type: "ExternalName", externalName: "db.example.com" }), PORTS);
 
-    assert.equal(problem, "Service shop/db is of type ExternalName, which has no endpoints");
+    assert.deepEqual(problem, { kind: "externalName", message: "Service shop/db is of type ExternalName, which has no endpoints" });
   });
 
   it("refuses a port name mismatch, naming the missing port and the Service's ports", () => {
     const problem = serviceProblem(serviceWith({ ports: [{ name: "postgres", port: 5432 }, { name: "metrics", port: 9187 }] }), PORTS);
 
-    assert.equal(problem, 'Service shop/db has no port named "pg" (its ports: "postgres", "metrics"): endpoint port names must equal the Service\'s');
+    assert.deepEqual(problem, { kind: "ports", message: 'Service shop/db has no port named "pg" (its ports: "postgres", "metrics"): endpoint port names must equal the Service\'s' });
   });
 
   it("refuses a Service with no ports at all", () => {
     const problem = serviceProblem(serviceWith({}), PORTS);
 
-    assert.equal(problem, 'Service shop/db has no port named "pg" (its ports: none): endpoint port names must equal the Service\'s');
+    assert.deepEqual(problem, { kind: "ports", message: 'Service shop/db has no port named "pg" (its ports: none): endpoint port names must equal the Service\'s' });
   });
 });
 

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import type { APIGatewayProxyEvent, Context } from "aws-lambda";
 import { handler } from "../../functions/trigger.ts";
 
-const context = { awsRequestId: "invocation-1", functionName: "trigger", invokedFunctionArn: "arn:aws:lambda:eu-west-1:123456789012:function:trigger" } as Context;
+const context = { awsRequestId: "invocation-1", functionName: "trigger", invokedFunctionArn: "arn:aws:lambda:eu-west-1:123456789012:function:trigger", getRemainingTimeInMillis: () => 30_000 } as Context;
 
 function event(body: string, userArn: string | null): APIGatewayProxyEvent {
   return { body, headers: {}, requestContext: { identity: { userArn } } } as unknown as APIGatewayProxyEvent;
