@@ -4,7 +4,8 @@
 // Cases: rise/fall across separate CLI processes, so the state really comes from the cluster (an etcd member
 // stopped turns not ready after `fall` runs and ready again after `rise` runs; its stored record carries the
 // reason; a steady run writes nothing); all backends down keeps the endpoints and reports neverEmpty; every
-// backend of every target black-holed writes nothing at all (checkerSelfCheck); maxRemovalsPerRun holds the
+// backend of two targets black-holed keeps what is published, stamps the status and raises a Warning
+// (checkerSelfCheck), one target's one dead backend does not, and a canary decides when named; maxRemovalsPerRun holds the
 // rest back; minHealthy with publishAll publishes every backend ready; fast detection writes a failure
 // within one invocation; check: none publishes ready with no health stored.
 import assert from "node:assert/strict";
@@ -20,6 +21,7 @@ import { createTestNetwork, type BackendFleet, type TestNetwork } from "../../in
 import { runSync } from "../../functions/engine/run.ts";
 import { ClusterConnections } from "../../functions/kube/client.ts";
 import { memoryName, readMemory } from "../../functions/plan/memory.ts";
+import { LAST_SYNC } from "../../functions/plan/status.ts";
 import type { RunReport } from "../../functions/report/report.ts";
 import { selectorlessService, startTestCluster, testConfig, type TestCluster } from "../harness/cluster.ts";
 import { ETCD_CLIENT_PORT, startEtcdCluster, type EtcdCluster } from "../harness/etcd-cluster.ts";
@@ -79,6 +81,24 @@ async function sync(targets: Record<string, unknown>[], extra: Record<string, un
 async function readiness(service: string): Promise<Record<string, boolean | undefined>> {
   const list = await cluster.admin.discovery.listNamespacedEndpointSlice({ namespace: NAMESPACE, labelSelector: `kubernetes.io/service-name=${service}` });
   return Object.fromEntries(list.items.flatMap((slice: V1EndpointSlice) => (slice.endpoints ?? []).map((endpoint) => [endpoint.addresses[0], endpoint.conditions?.ready])));
+}
+
+async function statusStamp(service: string): Promise<string | undefined> {
+  const list = await cluster.admin.discovery.listNamespacedEndpointSlice({ namespace: NAMESPACE, labelSelector: `kubernetes.io/service-name=${service}` });
+  return list.items.map((slice) => slice.metadata?.annotations?.[LAST_SYNC]).find((stamp) => stamp !== undefined);
+}
+
+/** Backdates a Service's status stamp by an hour, as if the syncer had written nothing since. */
+async function ageStatusStamp(service: string): Promise<void> {
+  const list = await cluster.admin.discovery.listNamespacedEndpointSlice({ namespace: NAMESPACE, labelSelector: `kubernetes.io/service-name=${service}` });
+  const slice = list.items.find((item) => item.metadata?.annotations?.[LAST_SYNC] !== undefined)!;
+  const annotations = { ...slice.metadata!.annotations, [LAST_SYNC]: new Date(Date.now() - 3_600_000).toISOString() };
+  await cluster.admin.discovery.replaceNamespacedEndpointSlice({ namespace: NAMESPACE, name: slice.metadata!.name!, body: { ...slice, metadata: { ...slice.metadata, annotations } } });
+}
+
+async function serviceEvents(service: string) {
+  const list = await cluster.admin.core.listNamespacedEvent({ namespace: NAMESPACE, fieldSelector: `involvedObject.kind=Service,involvedObject.name=${service}` });
+  return list.items;
 }
 
 describe("rise and fall across separate processes", () => {
@@ -167,25 +187,95 @@ describe("guards", () => {
     }
   });
 
-  it("writes nothing at all when every backend of every target goes unanswered (checker self-check)", async () => {
+  it("keeps every endpoint when the backends of every target go unanswered (checker self-check), stamping the status and raising a Warning", async () => {
     const [first, second] = [WEB.slice(3, 5), WEB.slice(5, 7)];
     await createService("island-a");
     await createService("island-b");
     const targets = [webTarget("island-a", first, { rise: 1, fall: 1 }), webTarget("island-b", second, { rise: 1, fall: 1 })];
     await sync(targets);
+    // A stamp due for its refresh: the self-check must not leave the syncer looking dead.
+    for (const service of ["island-a", "island-b"]) await ageStatusStamp(service);
     await network.blackhole([...first, ...second]);
     try {
       const mark = await cluster.auditMark();
       const report = await sync(targets);
-      assert.deepEqual(await cluster.syncerWritesSince(mark), [], "the API server saw no write");
+      const writes = (await cluster.syncerWritesSince(mark)).map((event) => `${event.verb} ${event.objectRef?.resource}`).sort();
+      assert.deepEqual(writes, ["create events", "create events", "update configmaps", "update configmaps", "update endpointslices", "update endpointslices"]);
       for (const result of report.targets) {
         assert.deepEqual(result.guards.map((trip) => trip.guard), ["checkerSelfCheck"]);
-        assert.equal(result.writes, 0);
+        assert.match(result.guards[0]!.detail, /all 4 probed backends of 2 targets went unanswered/);
         assert.deepEqual(result.endpoints, { ready: 2, notReady: 0 });
         assert.ok(result.backends.every((backend) => backend.reason === "Timeout"));
+        assert.deepEqual(await readiness(result.service), Object.fromEntries((result.service === "island-a" ? first : second).map((address) => [address, true])));
+        assert.ok(Date.now() - Date.parse((await statusStamp(result.service)) ?? "") < 60_000, "the stamp is fresh");
+        const warnings = (await serviceEvents(result.service)).filter((event) => event.type === "Warning");
+        assert.deepEqual(warnings.map((event) => event.reason), ["GuardTripped"]);
+        assert.match(warnings[0]!.message ?? "", /checkerSelfCheck: all 4 probed backends of 2 targets went unanswered: taking the checker to be cut off/);
       }
+
+      const again = await cluster.auditMark();
+      await sync(targets);
+      assert.deepEqual(await cluster.syncerWritesSince(again), [], "still cut off: nothing new to write, no second Warning");
     } finally {
       await network.unblackhole([...first, ...second]);
+    }
+  });
+
+  it("does not take one target with one black-holed backend for a checker cut off", async () => {
+    const [dark] = WEB.slice(7, 8);
+    await createService("lone");
+    await network.blackhole([dark!]);
+    try {
+      const report = await sync([webTarget("lone", [dark!], { rise: 1, fall: 1 })]);
+      const result = report.targets[0]!;
+      assert.deepEqual(result.guards, []);
+      assert.equal(result.status, "synced");
+      assert.deepEqual(await readiness("lone"), { [dark!]: false });
+    } finally {
+      await network.unblackhole([dark!]);
+    }
+  });
+
+  it("takes a canary the config names as the judge: unanswered trips the self-check, answered lets a dead target's backends go", async () => {
+    const [canary, ...backends] = WEB.slice(8, 11);
+    await createService("canaried");
+    const target = webTarget("canaried", backends, { rise: 1, fall: 1, guards: { neverEmpty: false } });
+    const selfCheck = { selfCheck: { canary: { address: canary, port: PORT, timeoutMs: 1000 } } };
+    await sync([target], selfCheck);
+    await network.blackhole([canary!, ...backends]);
+    try {
+      const cutOff = (await sync([target], selfCheck)).targets[0]!;
+      assert.deepEqual(cutOff.guards.map((trip) => trip.guard), ["checkerSelfCheck"]);
+      assert.match(cutOff.guards[0]!.detail, new RegExp(`the canary ${canary}:${PORT} went unanswered \\(Timeout\\)`));
+      assert.deepEqual(await readiness("canaried"), Object.fromEntries(backends.map((address) => [address, true])));
+
+      await network.unblackhole([canary!]);
+      const answered = (await sync([target], selfCheck)).targets[0]!;
+      assert.deepEqual(answered.guards, []);
+      assert.deepEqual(await readiness("canaried"), Object.fromEntries(backends.map((address) => [address, false])));
+    } finally {
+      await network.unblackhole([canary!, ...backends]);
+    }
+  });
+
+  it("stops probing in time to write when the run's deadline comes, keeps what had no verdict, and reports the run cut short", async () => {
+    const backends = WEB.slice(11, 13);
+    await createService("hurried");
+    const target = webTarget("hurried", backends, { rise: 1, fall: 1, check: { http: { path: "/healthz", timeoutMs: 5000 } } });
+    await sync([target]);
+    await network.blackhole(backends);
+    try {
+      const config = testConfig({ clusters: [{ name: "test", kubeconfig: cluster.kubeconfig }], targets: [target], policy: "upsert-only" });
+      const started = Date.now();
+      const report = await runSync(config, new ClusterConnections(config.clusters), { deadline: started + 2500 });
+      assert.ok(Date.now() - started < 2500, `the run took ${Date.now() - started} ms`);
+      assert.equal(report.cutShort, true);
+      assert.equal(report.ok, false);
+      const result = report.targets[0]!;
+      assert.deepEqual(result.kept.map((kept) => kept.reason), ["checker error: run cancelled", "checker error: run cancelled"]);
+      assert.deepEqual(await readiness("hurried"), Object.fromEntries(backends.map((address) => [address, true])));
+    } finally {
+      await network.unblackhole(backends);
     }
   });
 
