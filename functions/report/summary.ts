@@ -23,9 +23,11 @@ export function summarize(report: RunReport) {
     ok: report.ok,
     dryRun: report.dryRun,
     durationMs: report.durationMs,
+    ...(report.cutShort && { cutShort: true }),
     targets: report.targets.map(summarizeTarget),
     pruned: report.pruned.flatMap((prune) => [
       ...prune.changes.map((change) => ({ cluster: prune.cluster, deleted: `${change.kind} ${change.namespace}/${change.name}` })),
+      ...(prune.guard ? [{ cluster: prune.cluster, guard: prune.guard }] : []),
       ...(prune.error ? [{ cluster: prune.cluster, error: prune.error }] : []),
     ]),
   };

@@ -23,8 +23,11 @@ export function formatTable(report: RunReport): string {
   for (const target of report.targets) out.push(...details(target, report.dryRun));
   for (const prune of report.pruned) {
     if (prune.error) out.push(`prune ${prune.cluster}: failed: ${prune.error}`);
+    if (prune.guard) out.push(`prune ${prune.cluster}: guard: ${prune.guard}`);
+    for (const warning of prune.warnings ?? []) out.push(`prune ${prune.cluster}: warning: ${warning}`);
     for (const change of prune.changes) out.push(`prune ${prune.cluster}: ${report.dryRun ? "would " : ""}${formatChange(change)}`);
   }
+  if (report.cutShort) out.push("cut short: the run's deadline stopped the probing; what had no verdict kept what it had");
   if (report.dryRun) out.push("dry run: nothing was written");
   return out.join("\n");
 }
