@@ -77,12 +77,14 @@ export class ResponseParser {
   /** The answer once complete; throws a ProbeFailure for what is not HTTP. */
   push(chunk: Buffer): HttpResponse | undefined {
     if (this.#status === undefined) {
-      let head = this.#head === undefined ? chunk : Buffer.concat([this.#head, chunk]);
+      // Until copied, `head` (also what follows a 1xx answer) is a view of `chunk`, whose bytes the next read overwrites.
+      const inChunk = this.#head === undefined;
+      let head = inChunk ? chunk : Buffer.concat([this.#head!, chunk]);
       for (;;) {
         const end = head.indexOf(END_OF_HEAD);
         if (end < 0) {
           if (head.length > MAX_HEAD_BYTES) throw new ProbeFailure("ProtocolError", `answer headers over ${MAX_HEAD_BYTES} bytes`);
-          this.#head = head === chunk ? Buffer.from(chunk) : head;
+          this.#head = inChunk ? Buffer.from(head) : head;
           return undefined;
         }
         const code = statusCode(head, end);
