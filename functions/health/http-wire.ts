@@ -82,16 +82,16 @@ export class ResponseParser {
       let head = inChunk ? chunk : Buffer.concat([this.#head!, chunk]);
       for (;;) {
         const end = head.indexOf(END_OF_HEAD);
+        // Now, not at the timeout: a server speaking something else (SSH, TLS) may never send a blank line.
+        if (!startsLikeHttp(head)) throw notHttp(head, end);
+        // Whatever the reads, as the head's end may come in the read that passes the limit.
+        if ((end < 0 ? head.length : end) > MAX_HEAD_BYTES) throw new ProbeFailure("ProtocolError", `answer headers over ${MAX_HEAD_BYTES} bytes`);
         if (end < 0) {
-          if (head.length > MAX_HEAD_BYTES) throw new ProbeFailure("ProtocolError", `answer headers over ${MAX_HEAD_BYTES} bytes`);
           this.#head = inChunk ? Buffer.from(head) : head;
           return undefined;
         }
         const code = statusCode(head, end);
-        if (code === undefined) {
-          const text = head.subarray(0, Math.min(end, 40)).toString("latin1");
-          throw new ProbeFailure("ProtocolError", `not an HTTP/1.1 answer: ${JSON.stringify(text)}`);
-        }
+        if (code === undefined) throw notHttp(head, end);
         const rest = head.subarray(end + END_OF_HEAD.length);
         // 1xx answers (100 Continue) come before the real one.
         if (code >= 100 && code < 200) {
@@ -123,10 +123,23 @@ export class ResponseParser {
 
 const EMPTY = Buffer.alloc(0);
 const DIGIT_0 = 0x30;
+const HTTP_1 = Buffer.from("HTTP/1.", "latin1");
 
-/** `HTTP/1.[01] NNN` at the start of the head, read off the bytes without making a string. */
+/** Whether the bytes so far can begin `HTTP/1.`. */
+function startsLikeHttp(head: Buffer): boolean {
+  const length = Math.min(head.length, HTTP_1.length);
+  return head.compare(HTTP_1, 0, length, 0, length) === 0;
+}
+
+function notHttp(head: Buffer, end: number): ProbeFailure {
+  const text = head.toString("latin1", 0, Math.min(end < 0 ? head.length : end, 40));
+  return new ProbeFailure("ProtocolError", `not an HTTP/1.1 answer: ${JSON.stringify(text)}`);
+}
+
+/** The code of a head that starts like HTTP: `HTTP/1.[01] NNN`, then a space or the line's end; read off the bytes. */
 function statusCode(head: Buffer, end: number): number | undefined {
-  if (end < 12 || head.toString("latin1", 0, 7) !== "HTTP/1." || (head[7] !== DIGIT_0 && head[7] !== DIGIT_0 + 1) || head[8] !== 0x20) return undefined;
+  if (end < 12 || (head[7] !== DIGIT_0 && head[7] !== DIGIT_0 + 1) || head[8] !== 0x20) return undefined;
+  if (head[12] !== 0x20 && head[12] !== 0x0d) return undefined;
   let code = 0;
   for (let index = 9; index < 12; index++) {
     const digit = head[index]! - DIGIT_0;
