@@ -128,7 +128,7 @@ function startsLikeHttp(head: Buffer): boolean {
 }
 
 function notHttp(head: Buffer, end: number): ProbeFailure {
-  return new ProbeFailure("ProtocolError", `not an HTTP/1.1 answer: ${quoted(head.toString("latin1", 0, Math.min(end < 0 ? head.length : end, 40)))}`);
+  return new ProbeFailure("ProtocolError", `not an HTTP/1.1 answer: ${quoted(head.toString("latin1", 0, end < 0 ? head.length : end))}`);
 }
 
 /** A backend's text in a verdict's detail: the start of it, quoted. */
