@@ -348,12 +348,45 @@ const cases: Record<string, Case> = {
   },
 };
 
+/**
+ * Well-formed answers with one to three bytes inserted, deleted or replaced (from bytes that matter to HTTP's
+ * syntax), each written in up to four pieces at random places, then closed. Seeded, so a failure repeats.
+ */
+function mutatedAnswers(count: number, seed: number): { text: string; answer: Step[] }[] {
+  let state = seed;
+  const random = () => ((state = (state * 1103515245 + 12345) & 0x7fffffff) / 0x80000000);
+  const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)]!;
+  const wellFormed = [
+    `${lengthHead(5)}hello`,
+    `${CHUNKED}5\r\nhello\r\n3;x=y\r\nabc\r\n0\r\nX-Trailer: 1\r\n\r\n`,
+    "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 503 Busy\r\nContent-Length: 4\r\n\r\nbusy",
+    "HTTP/1.0 200 OK\r\nServer: x\r\n\r\nclose body",
+    "HTTP/1.1 204 No Content\r\n\r\n",
+    "HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n",
+  ];
+  const bytes = [..."\r\n :;0123456789abcdefxHTP/.-,\t\u0000\u00ff"];
+  return Array.from({ length: count }, () => {
+    let text = pick(wellFormed);
+    for (let edits = 1 + Math.floor(random() * 3); edits > 0; edits--) {
+      const at = Math.floor(random() * (text.length + 1));
+      const kind = Math.floor(random() * 3);
+      text = text.slice(0, at) + (kind === 1 ? "" : pick(bytes)) + text.slice(kind === 0 ? at : at + 1);
+    }
+    const cuts = Array.from({ length: Math.floor(random() * 4) }, () => Math.floor(random() * text.length)).sort((a, b) => a - b);
+    const pieces = [0, ...cuts].map((cut, index, all) => text.slice(cut, all[index + 1] ?? text.length));
+    return { text, answer: pieces.flatMap((piece): Step[] => [piece, { pauseMs: 2 }]) };
+  });
+}
+
+const MUTATED = mutatedAnswers(300, 12);
+
 let server: RawHttpServer;
 
 before(async () => {
   const answers = Object.fromEntries(Object.entries(cases).map(([name, { answer }]) => [`/${name}`, answer]));
   answers["/endless-head"] = ["HTTP/1.1 200 OK\r\n", ...Array.from({ length: 2000 }, (_, index): Step[] => [`X-Filler-${index}: ${filler(1000)}\r\n`, { pauseMs: 2 }]).flat()];
   answers["/pieces"] = thenClose("one", "two", "three");
+  MUTATED.forEach(({ answer }, index) => (answers[`/mutated-${index}`] = answer));
   server = await startRawHttpServer(answers);
 });
 
@@ -431,5 +464,26 @@ describe("the http check's reader against exact bytes on a real socket", () => {
     assert.equal((await probe("/head-length", { method: "HEAD" })).reason, "Passed");
     const exchange = (await server.exchanges("/head-length")).at(-1);
     assert.match(exchange!.request, /^HEAD \/head-length HTTP\/1\.1\r\n/);
+  });
+});
+
+describe("the http check's reader beside node:http on mutated answers", () => {
+  it("never hangs or throws, and reads every answer node:http reads as node:http does", async () => {
+    for (const [index, { text }] of MUTATED.entries()) {
+      const path = `/mutated-${index}`;
+      const read = await reference(path, "GET");
+      const fields =
+        typeof read === "object" && "status" in read
+          ? { expectedStatus: [read.status >= 100 && read.status <= 599 ? read.status : "100-599"], ...(read.body ? { body: { contains: Buffer.from(read.body, "latin1").toString("utf8") } } : {}) }
+          : {};
+      const verdict = await probe(path, fields);
+      const seen = `${JSON.stringify(text)}: ${JSON.stringify(verdict)}, node:http ${JSON.stringify(read)}`;
+      assert.ok(["Passed", "StatusMismatch", "BodyMismatch", "ProtocolError"].includes(verdict.reason), seen);
+      assert.ok(verdict.latencyMs < TIMEOUT_MS / 2, seen);
+      // llhttp skips empty lines before the status line; we refuse them, as no server sends them.
+      if (typeof read === "object" && "status" in read && text.startsWith("HTTP/")) {
+        assert.equal(verdict.reason, read.status >= 100 && read.status <= 599 ? "Passed" : "StatusMismatch", seen);
+      }
+    }
   });
 });
