@@ -2,6 +2,7 @@
 // what a client makes of answers real servers send (split at awkward places, 1xx first, no body, garbage).
 import { once } from "node:events";
 import { createServer, type Socket } from "node:net";
+import { createServer as createTlsServer, type TlsOptions } from "node:tls";
 
 /** One step of an answer: bytes to write (strings as latin1), a pause, or (last) silence with the connection open. */
 export type Step = string | Buffer | { pauseMs: number } | "stall";
@@ -22,14 +23,15 @@ export interface RawHttpServer {
 }
 
 /**
- * Answers a request with the steps given for its path, on 127.0.0.1. Every write goes out at once (no Nagle), so
- * a pause between two writes makes the client read them separately. After the last step the server closes its
- * side, unless that step is "stall"; it stops early when the client hangs up.
+ * Answers a request with the steps given for its path (with its query), on 127.0.0.1, over TLS if given its
+ * options. Every write goes out at once (no Nagle; over TLS, as a record of its own), so a pause between two
+ * writes makes the client read them separately. After the last step the server closes its side, unless that
+ * step is "stall"; it stops early when the client hangs up.
  */
-export async function startRawHttpServer(answers: Record<string, Step[]>): Promise<RawHttpServer> {
+export async function startRawHttpServer(answers: Record<string, Step[]>, tls?: TlsOptions): Promise<RawHttpServer> {
   const sockets = new Set<Socket>();
   const seen = new Map<string, Promise<Exchange>[]>();
-  const server = createServer((socket) => {
+  const onConnection = (socket: Socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     socket.setNoDelay(true);
@@ -50,7 +52,8 @@ export async function startRawHttpServer(answers: Record<string, Step[]>): Promi
       seen.set(path, exchanges);
     };
     socket.on("data", onData);
-  });
+  };
+  const server = tls ? createTlsServer(tls, onConnection) : createServer(onConnection);
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
   return {

@@ -13,14 +13,20 @@
 // ones (the probe hangs up within a bounded number of bytes); garbage: a non-HTTP banner, binary, bad status
 // codes, HTTP/2, a bad Content-Length (negative, huge, hex, empty, not a number, two values), a bad chunk size
 // (not hex, negative, overflowing), chunk data longer than its size, Content-Length with Transfer-Encoding;
-// stalls in the head, the body or a chunk answer Timeout within the timeout.
+// stalls in the head, the body or a chunk answer Timeout within the timeout. 300 seeded mutations of
+// well-formed answers never hang or throw, and read as node:http reads them. Over TLS, the https check and the
+// etcd check (its own request loop on the same reader) read split chunks and 1xx answers, and time out on stalls.
 import assert from "node:assert/strict";
 import { once } from "node:events";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { request } from "node:http";
 import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { buildCheck } from "../../functions/health/check.ts";
 import type { ReasonCode, Verdict } from "../../functions/model.ts";
+import { createTestCa, type CertPair, type TestCa } from "../harness/certs.ts";
 import { testConfig } from "../harness/cluster.ts";
 import { startRawHttpServer, type RawHttpServer, type Step } from "../harness/raw-http-server.ts";
 
@@ -39,7 +45,8 @@ const split = (...pieces: (string | Buffer)[]): Step[] => [...pieces.flatMap((pi
 /** The pieces, then the server closes its side. */
 const thenClose = (...pieces: (string | Buffer)[]): Step[] => pieces.flatMap((piece) => [piece, PAUSE]);
 
-const CHUNKED = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+const chunkedHead = (status: string) => `HTTP/1.1 ${status}\r\nTransfer-Encoding: chunked\r\n\r\n`;
+const CHUNKED = chunkedHead("200 OK");
 const lengthHead = (length: string | number) => `HTTP/1.1 200 OK\r\nContent-Length: ${length}\r\n\r\n`;
 /** 26 × n bytes with a word at a known offset. */
 const LETTERS = "abcdefghijklmnopqrstuvwxyz";
@@ -392,16 +399,17 @@ before(async () => {
 
 after(() => server?.stop());
 
-/** The http check as a target config gives it (through the real validator, so with its defaults), on the server. */
-async function probe(path: string, fields: Record<string, unknown> = {}): Promise<Verdict> {
-  const http = { path, timeoutMs: TIMEOUT_MS, expectedStatus: [200], ...fields };
+/** A check as a target config gives it (through the real validator, so with its defaults), against loopback. */
+async function probeWith(check: unknown, port: number): Promise<Verdict> {
   const config = testConfig({
     clusters: [{ name: "c" }],
-    targets: [{ name: "t", cluster: "c", namespace: "n", service: "s", ports: [{ port: server.port }], sources: [{ static: [{ address: "192.0.2.1" }] }], check: { http } }],
+    targets: [{ name: "t", cluster: "c", namespace: "n", service: "s", ports: [{ port }], sources: [{ static: [{ address: "192.0.2.1" }] }], check }],
   });
-  const check = await buildCheck(config.targets[0]!.check, server.port);
-  return check.probe({ address: LOOPBACK, family: "IPv4", sources: ["test"] }, new AbortController().signal);
+  return (await buildCheck(config.targets[0]!.check, port)).probe({ address: LOOPBACK, family: "IPv4", sources: ["test"] }, new AbortController().signal);
 }
+
+/** The http check on the plain server, with the long timeout and expectedStatus [200] unless `fields` say otherwise. */
+const probe = (path: string, fields: Record<string, unknown> = {}) => probeWith({ http: { path, timeoutMs: TIMEOUT_MS, expectedStatus: [200], ...fields } }, server.port);
 
 /** node:http's reading of the same answer: the status and whole body, its parser's error code, or no end in time. */
 function reference(path: string, method: string): Promise<Reading> {
@@ -485,5 +493,59 @@ describe("the http check's reader beside node:http on mutated answers", () => {
         assert.equal(verdict.reason, read.status >= 100 && read.status <= 599 ? "Passed" : "StatusMismatch", seen);
       }
     }
+  });
+});
+
+describe("over TLS: the https and etcd checks read with the same reader", () => {
+  let dir: string;
+  let ca: TestCa;
+  let client: CertPair;
+  let servers: RawHttpServer[] = [];
+
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), "ees-http-wire-"));
+    ca = await createTestCa(dir, "wire");
+    client = await ca.issue("client", {});
+  });
+
+  after(async () => {
+    await Promise.all(servers.map((one) => one.stop()));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function tlsServer(answers: Record<string, Step[]>): Promise<RawHttpServer> {
+    const pair = await ca.issue(`server-${servers.length}`, { ips: [LOOPBACK] });
+    const started = await startRawHttpServer(answers, { cert: await readFile(pair.certFile), key: await readFile(pair.keyFile) });
+    servers.push(started);
+    return started;
+  }
+
+  const tls = (fields: Record<string, unknown> = {}) => ({ caFile: ca.caFile, certFile: client.certFile, keyFile: client.keyFile, timeoutMs: TIMEOUT_MS, ...fields });
+
+  it("https: decodes a split chunked body, reads a final status that starts in a 1xx's record, refuses garbage", async () => {
+    const names = ["chunked-split", "informational-then-split-status", "not-http", "length-and-chunked"];
+    const https = await tlsServer(Object.fromEntries(names.map((name) => [`/${name}`, cases[name]!.answer])));
+    for (const name of names) {
+      const verdict = await probeWith({ https: tls({ path: `/${name}`, expectedStatus: [200], ...cases[name]!.check }) }, https.port);
+      assert.equal(verdict.reason, cases[name]!.verdict, `${name}: ${JSON.stringify(verdict)}`);
+      assert.ok(verdict.latencyMs < TIMEOUT_MS / 2, `${name} took ${verdict.latencyMs} ms`);
+    }
+  });
+
+  it("etcd: passes a /readyz whose chunked answer comes in pieces after a 100 Continue", async () => {
+    const etcd = await tlsServer({ "/readyz?verbose": split("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 2", "00 OK\r\nTransfer-Encoding: chunked\r\n\r\na", "\r\n[+]", "ping ok\r\n0\r\n\r\n") });
+    const verdict = await probeWith({ etcd: tls() }, etcd.port);
+    assert.equal(verdict.reason, "Passed", JSON.stringify(verdict));
+    assert.ok(verdict.latencyMs < TIMEOUT_MS / 2, `took ${verdict.latencyMs} ms`);
+  });
+
+  it("etcd: keeps a failing member's own words from a chunked 503, and times out on a stalled body", async () => {
+    const sick = await tlsServer({ "/readyz?verbose": split(`${chunkedHead("503 Service Unavailable")}1f\r\n[-]linearizable_read fa`, "iled: x\n\r\n0\r\n\r\n") });
+    const verdict = await probeWith({ etcd: tls() }, sick.port);
+    assert.deepEqual([verdict.reason, verdict.detail], ["EtcdUnhealthy", "[-]linearizable_read failed: x"], JSON.stringify(verdict));
+    const stalled = await tlsServer({ "/readyz?verbose": split(`${lengthHead(100)}[+]ping`) });
+    const timedOut = await probeWith({ etcd: tls({ timeoutMs: SHORT_TIMEOUT_MS }) }, stalled.port);
+    assert.equal(timedOut.reason, "Timeout", JSON.stringify(timedOut));
+    assert.ok(timedOut.latencyMs < SHORT_TIMEOUT_MS + 2000, `timed out after ${timedOut.latencyMs} ms`);
   });
 });
