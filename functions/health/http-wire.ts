@@ -196,7 +196,8 @@ class BodyReader {
     const codings: string[] = [];
     for (const line of head.split("\r\n").slice(1)) {
       const colon = line.indexOf(":");
-      const name = line.slice(0, Math.max(colon, 0)).toLowerCase();
+      if (colon < 0) continue;
+      const name = line.slice(0, colon).toLowerCase();
       const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, "");
       if (name === "content-length") lengths.push(value);
       else if (name === "transfer-encoding") codings.push(...value.split(","));

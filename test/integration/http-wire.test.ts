@@ -48,9 +48,10 @@ const thenClose = (...pieces: (string | Buffer)[]): Step[] => pieces.flatMap((pi
 const chunkedHead = (status: string) => `HTTP/1.1 ${status}\r\nTransfer-Encoding: chunked\r\n\r\n`;
 const CHUNKED = chunkedHead("200 OK");
 const lengthHead = (length: string | number) => `HTTP/1.1 200 OK\r\nContent-Length: ${length}\r\n\r\n`;
-/** 26 × n bytes with a word at a known offset. */
+/** Filler is the alphabet over and over, so a word put in a body is found only where it was put. */
 const LETTERS = "abcdefghijklmnopqrstuvwxyz";
 const filler = (bytes: number) => LETTERS.repeat(Math.ceil(bytes / 26)).slice(0, bytes);
+/** Header lines of about 1 KiB each, `bytes` of them in all (rounded up to a line). */
 const headerLines = (bytes: number) => Array.from({ length: Math.ceil(bytes / 1024) }, (_, index) => `X-Filler-${index}: ${filler(1008)}\r\n`).join("");
 
 /** What node:http makes of the same bytes. */
