@@ -77,19 +77,21 @@ export class ResponseParser {
   /** The answer once complete; throws a ProbeFailure for what is not HTTP. */
   push(chunk: Buffer): HttpResponse | undefined {
     if (this.#status === undefined) {
-      let head = this.#head === undefined ? chunk : Buffer.concat([this.#head, chunk]);
+      // Until copied, `head` (also what follows a 1xx answer) is a view of `chunk`, whose bytes the next read overwrites.
+      const inChunk = this.#head === undefined;
+      let head = inChunk ? chunk : Buffer.concat([this.#head!, chunk]);
       for (;;) {
         const end = head.indexOf(END_OF_HEAD);
+        // Now, not at the timeout: a server speaking something else (SSH, TLS) may never send a blank line.
+        if (!startsLikeHttp(head)) throw notHttp(head, end);
+        // Whatever the reads, as the head's end may come in the read that passes the limit.
+        if ((end < 0 ? head.length : end) > MAX_HEAD_BYTES) throw new ProbeFailure("ProtocolError", `answer headers over ${MAX_HEAD_BYTES} bytes`);
         if (end < 0) {
-          if (head.length > MAX_HEAD_BYTES) throw new ProbeFailure("ProtocolError", `answer headers over ${MAX_HEAD_BYTES} bytes`);
-          this.#head = head === chunk ? Buffer.from(chunk) : head;
+          this.#head = inChunk ? Buffer.from(head) : head;
           return undefined;
         }
         const code = statusCode(head, end);
-        if (code === undefined) {
-          const text = head.subarray(0, Math.min(end, 40)).toString("latin1");
-          throw new ProbeFailure("ProtocolError", `not an HTTP/1.1 answer: ${JSON.stringify(text)}`);
-        }
+        if (code === undefined) throw notHttp(head, end);
         const rest = head.subarray(end + END_OF_HEAD.length);
         // 1xx answers (100 Continue) come before the real one.
         if (code >= 100 && code < 200) {
@@ -105,11 +107,7 @@ export class ResponseParser {
         break;
       }
     }
-    try {
-      return this.#body!.push(chunk) ? { status: this.#status, body: this.#body!.body() } : undefined;
-    } catch (error) {
-      throw new ProbeFailure("ProtocolError", (error as Error).message);
-    }
+    return this.#body!.push(chunk) ? { status: this.#status, body: this.#body!.body() } : undefined;
   }
 
   /** The connection ended: the answer if its body ends with the connection; throws otherwise. */
@@ -121,10 +119,25 @@ export class ResponseParser {
 
 const EMPTY = Buffer.alloc(0);
 const DIGIT_0 = 0x30;
+const HTTP_1 = Buffer.from("HTTP/1.", "latin1");
 
-/** `HTTP/1.[01] NNN` at the start of the head, read off the bytes without making a string. */
+/** Whether the bytes so far can begin `HTTP/1.`. */
+function startsLikeHttp(head: Buffer): boolean {
+  const length = Math.min(head.length, HTTP_1.length);
+  return head.compare(HTTP_1, 0, length, 0, length) === 0;
+}
+
+function notHttp(head: Buffer, end: number): ProbeFailure {
+  return new ProbeFailure("ProtocolError", `not an HTTP/1.1 answer: ${quoted(head.toString("latin1", 0, end < 0 ? head.length : end))}`);
+}
+
+/** A backend's text in a verdict's detail: the start of it, quoted. */
+const quoted = (text: string) => JSON.stringify(text.slice(0, 40));
+
+/** The code of a head that starts like HTTP: `HTTP/1.[01] NNN`, then a space or the line's end; read off the bytes. */
 function statusCode(head: Buffer, end: number): number | undefined {
-  if (end < 12 || head.toString("latin1", 0, 7) !== "HTTP/1." || (head[7] !== DIGIT_0 && head[7] !== DIGIT_0 + 1) || head[8] !== 0x20) return undefined;
+  if (end < 12 || (head[7] !== DIGIT_0 && head[7] !== DIGIT_0 + 1) || head[8] !== 0x20) return undefined;
+  if (head[12] !== 0x20 && head[12] !== 0x0d) return undefined;
   let code = 0;
   for (let index = 9; index < 12; index++) {
     const digit = head[index]! - DIGIT_0;
@@ -176,13 +189,29 @@ class BodyReader {
   #remaining: number | undefined;
   readonly #chunked: ChunkedDecoder | undefined;
 
+  /** Throws a ProbeFailure for framing that is ambiguous or broken, as llhttp refuses it (RFC 9112, 6.3). */
   constructor(head: string, limit: number) {
     this.#limit = limit;
-    const header = (name: string) => new RegExp(`^${name}:[ \\t]*(.*?)[ \\t]*$`, "im").exec(head)?.[1];
-    if (/chunked/i.test(header("transfer-encoding") ?? "")) this.#chunked = new ChunkedDecoder();
-    else {
-      const length = header("content-length");
-      if (length !== undefined) this.#remaining = Number(length);
+    const lengths: string[] = [];
+    const codings: string[] = [];
+    for (const line of head.split("\r\n").slice(1)) {
+      const colon = line.indexOf(":");
+      if (colon < 0) continue;
+      const name = line.slice(0, colon).toLowerCase();
+      const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, "");
+      if (name === "content-length") lengths.push(value);
+      else if (name === "transfer-encoding") codings.push(...value.split(","));
+    }
+    if (lengths.length > 0 && codings.length > 0) throw new ProbeFailure("ProtocolError", "both Content-Length and Transfer-Encoding");
+    // Chunked only as the last coding; any other ends with the connection.
+    if (codings.length > 0) {
+      if (codings.at(-1)!.trim().toLowerCase() === "chunked") this.#chunked = new ChunkedDecoder();
+    } else if (lengths.length > 0) {
+      const length = lengths[0]!;
+      const other = lengths.find((one) => one !== length);
+      if (other !== undefined) throw new ProbeFailure("ProtocolError", `Content-Length given as ${quoted(length)} and as ${quoted(other)}`);
+      if (!/^[0-9]+$/.test(length) || !Number.isSafeInteger(Number(length))) throw new ProbeFailure("ProtocolError", `bad Content-Length ${quoted(length)}`);
+      this.#remaining = Number(length);
     }
   }
 
@@ -223,12 +252,14 @@ class ChunkedDecoder {
       if (this.#state === "size") {
         const end = input.indexOf("\r\n");
         if (end < 0) {
-          if (input.length > MAX_CHUNK_LINE_BYTES) throw new Error("chunk size line too long");
+          if (input.length > MAX_CHUNK_LINE_BYTES) throw new ProbeFailure("ProtocolError", "chunk size line too long");
           this.#pending = Buffer.from(input);
           break;
         }
-        const size = Number.parseInt(input.subarray(0, end).toString("latin1").split(";")[0]!, 16);
-        if (Number.isNaN(size)) throw new Error("bad chunk size");
+        // Hex digits only, before any extension: parseInt alone takes "-2", "0x2" and "2zz".
+        const digits = input.toString("latin1", 0, end).split(";")[0]!.replace(/[ \t]+$/, "");
+        const size = /^[0-9a-f]+$/i.test(digits) ? Number.parseInt(digits, 16) : Number.NaN;
+        if (!Number.isSafeInteger(size)) throw new ProbeFailure("ProtocolError", `bad chunk size ${quoted(digits)}`);
         input = input.subarray(end + 2);
         if (size === 0) this.done = true;
         else [this.#state, this.#left] = ["data", size];
@@ -243,6 +274,7 @@ class ChunkedDecoder {
           this.#pending = Buffer.from(input);
           break;
         }
+        if (input[0] !== 0x0d || input[1] !== 0x0a) throw new ProbeFailure("ProtocolError", "chunk data longer than its chunk size");
         input = input.subarray(2);
         this.#state = "size";
       }
