@@ -101,6 +101,8 @@ describe("core sync against a real API server", () => {
       "app.kubernetes.io/managed-by": "external-endpoint-syncer",
       "endpointslice.kubernetes.io/managed-by": "external-endpoint-syncer",
       "external-endpoint-syncer/owner": "default",
+      "external-endpoint-syncer/installation": "default",
+      "external-endpoint-syncer/cluster": "test",
       "kubernetes.io/service-name": "web",
     });
     assert.equal(slice.metadata?.ownerReferences?.[0]?.uid, service.metadata?.uid);
