@@ -3,8 +3,9 @@
 // the test network (198.18.31.0/24), where real backends answer.
 //
 // Cases: A and AAAA asked afresh at every run; SRV ports (own slices, probed there) with priorities and weights
-// in the report; NXDOMAIN and no records are an authoritative empty that removes what was published; SERVFAIL
-// and a timeout fail the source, which keeps what it published.
+// in the report; NXDOMAIN and no records are an authoritative empty that removes what was published; an answer
+// of only refused addresses is not empty (neverEmpty keeps what was published); SERVFAIL and a timeout fail the
+// source, which keeps what it published.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { createTestNetwork, type BackendFleet, type TestNetwork } from "../../infra/netns/test-network.ts";
@@ -115,6 +116,22 @@ describe("DNS source against a DNS server on loopback, into a real API server", 
     assert.deepEqual(report.targets.map((target) => [target.sources[0]!.status, target.sources[0]!.found]), [["ok", 0], ["ok", 0]]);
     assert.deepEqual(await syncer.slicesOf("gone"), []);
     assert.deepEqual(await syncer.slicesOf("bare"), []);
+  });
+
+  it("keeps what it published when the name answers only with addresses we refuse (0.0.0.0, 127.0.0.1): found, not empty (neverEmpty)", async () => {
+    dns.set("sinkholed.ees.test", { A: ["198.18.31.35"] });
+    await syncer.createService("sinkholed", [{ name: "client", port: PORT }]);
+    const target = dnsTarget("sinkholed", { name: "sinkholed.ees.test", types: ["A"] });
+    await syncer.sync([target]);
+
+    dns.set("sinkholed.ees.test", { A: ["0.0.0.0", "127.0.0.1"] });
+    const report = await syncer.sync([target]);
+
+    const result = report.targets[0]!;
+    assert.deepEqual(result.sources.map((source) => [source.status, source.found]), [["ok", 2]]);
+    assert.deepEqual(result.rejected.map((rejected) => rejected.address), ["0.0.0.0", "127.0.0.1"]);
+    assert.deepEqual(result.guards.map((trip) => trip.guard), ["neverEmpty"]);
+    assert.deepEqual(Object.keys(await syncer.published("sinkholed")), ["198.18.31.35"]);
   });
 
   for (const how of ["servfail", "hang"] as const) {
