@@ -1,4 +1,5 @@
 import { isIP } from "node:net";
+import { RE2JS } from "re2js";
 import * as z from "zod";
 
 // Kubernetes name rules, so a bad name fails here and not as a 422 halfway through a run.
@@ -272,16 +273,21 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const headerName = z.string().regex(HEADER_NAME, { error: "expected a header name (letters, digits and !#$%&'*+.^_`|~-)" });
 const headerValue = z.string().regex(/^[^\r\n\0]*$/, { error: "expected a header value without line breaks" });
 
+/** RE2 matches in linear time, so no body can make a pattern backtrack for ever (README, Health checks). */
+function compilesAsRe2(source: string, ctx: z.RefinementCtx) {
+  try {
+    RE2JS.compile(source);
+  } catch (error) {
+    ctx.addIssue({ code: "custom", input: source, message: `expected a regular expression in RE2 syntax (${(error as Error).message})` });
+  }
+}
+
 const bodyMatch = z
   .strictObject({
     /** Passes when the body holds this text. */
     contains: z.string().min(1).optional(),
-    /** Passes when this regular expression (JavaScript syntax) matches the body. */
-    matches: z
-      .string()
-      .min(1)
-      .refine((source) => { try { new RegExp(source); return true; } catch { return false; } }, { error: "expected a valid regular expression" })
-      .optional(),
+    /** Passes when this regular expression (RE2 syntax: no backreferences or lookaround) matches the body. */
+    matches: z.string().min(1).superRefine(compilesAsRe2).optional(),
     /** Read at most this much of the body; what lies beyond is never matched. */
     readLimitBytes: z.int().min(1).max(1_048_576, { error: "expected at most 1048576 (1 MiB)" }).default(65_536),
   })
