@@ -63,20 +63,22 @@ async function withLoopDelay<T>(work: () => Promise<T>): Promise<{ result: T; ma
 
 describe("body patterns cannot block the event loop", () => {
   for (const [pattern, address] of [["(a+)+$", SHORT], ["(a|aa)*b", AS]] as const) {
-    it(`${pattern} against a body that makes RegExp backtrack is a prompt BodyMismatch`, async () => {
+    it(`${pattern} against a body that makes RegExp backtrack is a prompt BodyMismatch`, async (t) => {
       const { result, maxDelayMs, tookMs } = await withLoopDelay(() => probe({ http: { timeoutMs: 2000, body: { matches: pattern } } }, address));
+      t.diagnostic(`probe ${Math.round(tookMs)} ms, event loop held up at most ${Math.round(maxDelayMs)} ms`);
       assert.equal(result.reason, "BodyMismatch", JSON.stringify(result));
       assert.ok(tookMs < 2000, `took ${tookMs} ms`);
       assert.ok(maxDelayMs < MAX_LOOP_DELAY_MS, `event loop held up ${maxDelayMs} ms`);
     });
   }
 
-  it("(.*a){20}$ over 1 MiB stops at the timeout as CheckerError, while another probe runs on time", async () => {
+  it("(.*a){20}$ over 1 MiB stops at the timeout as CheckerError, while another probe runs on time", async (t) => {
     const slow = { http: { timeoutMs: 1500, body: { matches: "(.*a){20}$", readLimitBytes: MIB } } };
     const { result, maxDelayMs, tookMs } = await withLoopDelay(() =>
       Promise.all([probe(slow, HUGE), probe({ http: { timeoutMs: 1000, body: { contains: "green" } } }, PLAIN)]),
     );
     const [huge, plain] = result;
+    t.diagnostic(`probes ${Math.round(tookMs)} ms, event loop held up at most ${Math.round(maxDelayMs)} ms`);
     assert.deepEqual([huge.status, huge.reason], ["unknown", "CheckerError"], JSON.stringify(huge));
     assert.match(huge.detail!, /did not finish within 1500 ms/);
     assert.equal(plain.reason, "Passed", JSON.stringify(plain));
