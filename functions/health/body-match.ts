@@ -1,92 +1,24 @@
-// Body patterns run in a worker thread, one match at a time, each within what is left of its probe's timeout.
-// RE2 (re2js) matches in linear time, so no pattern backtracks for ever; but linear in a 1 MiB body times the
-// pattern's size is still seconds for a pattern such as (.*a){20}, and on the main thread those seconds would
-// stall every other probe's timers. A match past its deadline ends the worker; the next match starts a new one.
-// This module is loaded on first use (a chunk of its own when bundled), and is also the worker's entry.
-import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { RE2JS } from "re2js";
 
-const WORKER_ROLE = "body-match";
+/**
+ * How much matching the main thread may do at once, in body characters times the pattern's program size. RE2's
+ * matching time is at most proportional to that product: here at most about 90 ns per unit ((a+)+$ over a's
+ * measured worst), so this is a few milliseconds, a timer's ordinary lag. A bigger match goes to the worker.
+ */
+const MAIN_THREAD_WORK = 50_000;
 
-interface Request {
-  pattern: string;
-  body: string;
-}
-
-interface Job extends Request {
-  deadline: number;
-  settle: (matched: boolean | undefined) => void;
-}
-
-if (!isMainThread && workerData === WORKER_ROLE) serveMatches();
-
-/** In the worker: answers each request with whether its pattern matches anywhere in the body. */
-function serveMatches(): void {
-  const compiled = new Map<string, RE2JS>();
-  parentPort!.on("message", ({ pattern, body }: Request) => {
-    let regex = compiled.get(pattern);
-    if (!regex) compiled.set(pattern, (regex = RE2JS.compile(pattern)));
-    parentPort!.postMessage(regex.matcher(body).find());
-  });
-}
-
-const queue: Job[] = [];
-let running: { job: Job; worker: Worker; timer: NodeJS.Timeout } | undefined;
-let idle: Worker | undefined;
+/** Whether the body matches; undefined when the match did not finish by `deadline` (a performance.now() time). */
+export type BodyMatcher = (body: string, deadline: number) => boolean | Promise<boolean | undefined>;
 
 /**
- * Whether `pattern` (RE2 syntax, checked when the config was read) matches `body`; undefined when the match
- * did not finish by `deadline` (a performance.now() time), counting its wait behind other matches.
+ * A matcher for `pattern` (RE2 syntax, checked when the config was read). A small health answer against a plain
+ * pattern is matched at once; a match that could take longer runs off the main thread (body-match-worker.ts).
  */
-export function matchBody(pattern: string, body: string, deadline: number): Promise<boolean | undefined> {
-  return new Promise((settle) => {
-    queue.push({ pattern, body, deadline, settle });
-    if (!running) next();
-  });
-}
-
-function next(): void {
-  let job = queue.shift();
-  while (job && job.deadline <= performance.now()) {
-    job.settle(undefined);
-    job = queue.shift();
-  }
-  if (!job) return;
-  const worker = idle ?? startWorker();
-  idle = undefined;
-  worker.ref();
-  const timer = setTimeout(() => {
-    // Out of time: the worker may be deep in the match, and ending it is the only way to stop it.
-    void worker.terminate();
-    done(undefined);
-  }, job.deadline - performance.now());
-  running = { job, worker, timer };
-  worker.postMessage({ pattern: job.pattern, body: job.body } satisfies Request);
-}
-
-function done(matched: boolean | undefined, keep?: Worker): void {
-  if (!running) return;
-  const { job, timer } = running;
-  clearTimeout(timer);
-  running = undefined;
-  if (keep) {
-    // An idle worker must not keep the process alive.
-    keep.unref();
-    idle = keep;
-  }
-  job.settle(matched);
-  next();
-}
-
-function startWorker(): Worker {
-  const worker = new Worker(new URL(import.meta.url), { workerData: WORKER_ROLE });
-  worker.on("message", (matched: boolean) => {
-    if (running?.worker === worker) done(matched, worker);
-  });
-  // A worker that failed (it could not start, or ran out of memory) answers nothing more: the match is unknown.
-  worker.on("error", () => {
-    if (running?.worker === worker) done(undefined);
-    if (idle === worker) idle = undefined;
-  });
-  return worker;
+export function bodyMatcher(pattern: string): BodyMatcher {
+  const regex = RE2JS.compile(pattern);
+  const size = regex.programSize();
+  return (body, deadline) => {
+    if (body.length * size <= MAIN_THREAD_WORK) return regex.matcher(body).find();
+    return import("./body-match-worker.ts").then(({ matchInWorker }) => matchInWorker(pattern, body, deadline));
+  };
 }

@@ -1,6 +1,7 @@
 import { connect as connectTcp, type Socket } from "node:net";
 import { connect as connectTls, type ConnectionOptions } from "node:tls";
 import type { Backend, Verdict } from "../model.ts";
+import { bodyMatcher, type BodyMatcher } from "./body-match.ts";
 import type { Check } from "./check.ts";
 import { probePort, type CheckTiming } from "./connect.ts";
 import { defaultHost, requestWriter, ResponseParser, type HttpResponse } from "./http-wire.ts";
@@ -30,8 +31,7 @@ export class HttpCheck implements Check {
   readonly #options: HttpCheckOptions;
   readonly #tls: TlsMaterial | undefined;
   readonly #expected: (status: number) => boolean;
-  /** Whether the body passes; undefined when a pattern's match did not finish by the deadline. */
-  readonly #bodyMatches: ((body: string, deadline: number) => boolean | Promise<boolean | undefined>) | undefined;
+  readonly #bodyMatches: BodyMatcher | undefined;
   readonly #request: (host: string) => Buffer;
   readonly #tlsOptions: ConnectionOptions | undefined;
 
@@ -46,10 +46,8 @@ export class HttpCheck implements Check {
     this.#tlsOptions = tls && tlsConnectionOptions(tls);
     const { contains, matches } = options.body ?? {};
     if (contains !== undefined) this.#bodyMatches = (body) => body.includes(contains);
-    else if (matches !== undefined) {
-      // Off the main thread and within the probe's time (body-match.ts), loaded by the first probe that needs it.
-      this.#bodyMatches = async (body, deadline) => (await import("./body-match.ts")).matchBody(matches, body, deadline);
-    }
+    // In linear time, and off the main thread when that time could be long.
+    else if (matches !== undefined) this.#bodyMatches = bodyMatcher(matches);
   }
 
   /**

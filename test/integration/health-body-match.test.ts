@@ -3,8 +3,9 @@
 // thread's timers are never held up meanwhile (perf_hooks' event-loop delay).
 //
 // Cases: (a+)+$ on 27 a's and a '!' (12 s of RegExp) is a quick BodyMismatch; (a|aa)*b on a body of a's the
-// same; (.*a){20}$ on 1 MiB of a's, linear in RE2 but seconds of work, is CheckerError at the timeout, with
-// another backend probed meanwhile on time; a pattern that matches still passes.
+// same; (.*a){20}$ on 1 MiB of a's, linear in RE2 but seconds of work (so done in the worker), is CheckerError
+// at the timeout, with another backend probed meanwhile on time; patterns that match still pass, on the main
+// thread and in a worker started after the last one was ended.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { monitorEventLoopDelay } from "node:perf_hooks";
@@ -87,8 +88,9 @@ describe("body patterns cannot block the event loop", () => {
     assert.ok(maxDelayMs < MAX_LOOP_DELAY_MS, `event loop held up ${maxDelayMs} ms`);
   });
 
-  it("a pattern that matches passes, also after a worker was ended", async () => {
+  it("patterns that match pass, a short body's and a 1 MiB body's after a worker was ended", async () => {
     assert.equal((await probe({ http: { body: { matches: "status:\\s*(green|amber)$" } } }, PLAIN)).reason, "Passed");
     assert.equal((await probe({ http: { body: { matches: "^a{27}!$" } } }, SHORT)).reason, "Passed");
+    assert.equal((await probe({ http: { timeoutMs: 5000, body: { matches: "^a+$", readLimitBytes: MIB } } }, HUGE)).reason, "Passed");
   });
 });
