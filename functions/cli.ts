@@ -2,6 +2,7 @@
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { openFilesLimit } from "./config/limits.ts";
 import { ConfigError, loadConfig } from "./config/load.ts";
 import { runSync, UnknownTargetError } from "./engine/run.ts";
 import { installationId, InstallationError } from "./env.ts";
@@ -56,7 +57,8 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   try {
-    const config = await loadConfig(values.config);
+    // `sync` probes from this process, so its descriptor limit bounds checkConcurrency; `validate` runs nothing.
+    const config = await loadConfig(values.config, command === "sync" ? { openFiles: openFilesLimit() } : {});
     if (command === "validate") {
       console.log(`${values.config}: valid, ${config.targets.length} target(s) in ${config.clusters.length} cluster(s)`);
       return 0;

@@ -1,5 +1,6 @@
 import type { Context } from "aws-lambda";
 import { readParameter } from "./aws/stored-text.ts";
+import { openFilesLimit, type RuntimeLimits } from "./config/limits.ts";
 import { loadConfig, parseConfig } from "./config/load.ts";
 import type { Config } from "./config/schema.ts";
 import { EnvError, optionalEnv, requireEnv } from "./env.ts";
@@ -22,11 +23,19 @@ export function functionRuntime(): Promise<Runtime> {
 
 /** The bundled file EES_CONFIG names, or the SSM parameter EES_CONFIG_PARAMETER names when set. */
 async function loadFunctionConfig(): Promise<Config> {
+  const limits = functionLimits();
   const parameter = optionalEnv("EES_CONFIG_PARAMETER");
-  if (!parameter) return loadConfig(requireEnv("EES_CONFIG"));
+  if (!parameter) return loadConfig(requireEnv("EES_CONFIG"), limits);
   const text = await readParameter(parameter);
   if (!text) throw new EnvError("EES_CONFIG_PARAMETER", `names SSM parameter ${parameter}, which is empty`);
-  return parseConfig(text, `SSM parameter ${parameter}`);
+  return parseConfig(text, `SSM parameter ${parameter}`, limits);
+}
+
+/** The sync function's timeout as serverless.yml sets it, and this process's descriptor limit. */
+function functionLimits(): RuntimeLimits {
+  const timeout = optionalEnv("EES_SYNC_TIMEOUT_SECONDS");
+  if (timeout !== undefined && !/^[1-9]\d*$/.test(timeout)) throw new EnvError("EES_SYNC_TIMEOUT_SECONDS", `must be whole seconds, got ${JSON.stringify(timeout)}`);
+  return { syncTimeoutSeconds: timeout === undefined ? undefined : Number(timeout), openFiles: openFilesLimit() };
 }
 
 /** API Gateway answers 504 after 29 s, whatever the function's own timeout. */

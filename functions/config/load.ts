@@ -3,6 +3,7 @@ import { homedir } from "node:os";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { parseDocument } from "yaml";
 import { describeIssues } from "./issues.ts";
+import { checkLimits, type RuntimeLimits } from "./limits.ts";
 import { configSchema, type CheckConfig, type Config, type TargetConfig } from "./schema.ts";
 
 /** A config that cannot run. Lists every problem, each naming the path and the value. */
@@ -17,16 +18,19 @@ export class ConfigError extends Error {
 
 export type Validation = { ok: true; config: Config } | { ok: false; problems: string[] };
 
-/** Pure: checks parsed YAML or JSON against the schema and names every problem. */
-export function validateConfig(input: unknown): Validation {
-  const result = configSchema.safeParse(input);
+/** Pure: checks parsed YAML or JSON against the schema, and the limits of the process that will run it, and names every problem. */
+export function validateConfig(input: unknown, limits: RuntimeLimits = {}): Validation {
+  const schema = configSchema.superRefine(checkLimits(limits), { when: (payload) => isObject(payload.value) });
+  const result = schema.safeParse(input);
   if (result.success) return { ok: true, config: result.data };
   return { ok: false, problems: describeIssues(result.error, input) };
 }
 
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
+
 /** Parses YAML or JSON text; `source` names it in errors. */
-export function parseConfig(text: string, source: string): Config {
-  const validation = validateConfig(parseText(text, source));
+export function parseConfig(text: string, source: string, limits: RuntimeLimits = {}): Config {
+  const validation = validateConfig(parseText(text, source), limits);
   if (!validation.ok) throw new ConfigError(source, validation.problems);
   return validation.config;
 }
@@ -52,11 +56,11 @@ function parseText(text: string, source: string): unknown {
 }
 
 /** Reads a config file; kubeconfig paths are taken relative to it. */
-export async function loadConfig(path: string): Promise<Config> {
+export async function loadConfig(path: string, limits: RuntimeLimits = {}): Promise<Config> {
   const text = await readFile(path, "utf8").catch((error: NodeJS.ErrnoException) => {
     throw new ConfigError(path, [`cannot read the file: ${error.code ?? error.message}`]);
   });
-  const config = parseConfig(text, path);
+  const config = parseConfig(text, path, limits);
   const base = dirname(resolve(path));
   return {
     ...config,

@@ -1,4 +1,5 @@
 import { isIP } from "node:net";
+import { RE2JS } from "re2js";
 import * as z from "zod";
 
 // Kubernetes name rules, so a bad name fails here and not as a 422 halfway through a run.
@@ -122,13 +123,16 @@ const awsAccess = {
 /** A filter value or several (matched as any of them), as DescribeInstances takes them. */
 const filterValues = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)], { error: "expected a value or a list of values" });
 
+const EVERY_INSTANCE = "without them every instance of the regions would be a backend";
+const notEmpty = (record: object) => Object.keys(record).length > 0;
+
 export const ec2SourceSchema = z
   .strictObject({
     regions: z.array(awsRegion).min(1, { error: "expected at least one region" }),
     /** Short for `filters: { "tag:KEY": VALUE }`. */
-    tags: z.record(z.string().min(1).max(128), filterValues).optional(),
+    tags: z.record(z.string().min(1).max(128), filterValues).refine(notEmpty, { error: `expected at least one tag, got {}: ${EVERY_INSTANCE}` }).optional(),
     /** DescribeInstances filters, by name. Default instance-state-name: running, stopping, shutting-down. */
-    filters: z.record(z.string().min(1), filterValues).optional(),
+    filters: z.record(z.string().min(1), filterValues).refine(notEmpty, { error: `expected at least one filter, got {}: ${EVERY_INSTANCE}` }).optional(),
     address: z.enum(["privateIPv4", "publicIPv4", "primaryIPv6", "allIPv6"], { error: "expected privateIPv4, publicIPv4, primaryIPv6 or allIPv6" }).default("privateIPv4"),
     /** Take the address from the network interface attached at this device index, not the primary one. */
     deviceIndex: z.int().min(0, { error: "expected 0 or more" }).max(31, { error: "expected at most 31" }).optional(),
@@ -140,7 +144,7 @@ export const ec2SourceSchema = z
   })
   .superRefine((source, ctx) => {
     if (source.tags === undefined && source.filters === undefined) {
-      ctx.addIssue({ code: "custom", message: "expected tags or filters: without them every instance of the regions would be a backend" });
+      ctx.addIssue({ code: "custom", message: `expected tags or filters: ${EVERY_INSTANCE}` });
     }
     if (source.port !== undefined && source.portTag !== undefined) {
       ctx.addIssue({ code: "custom", path: ["portTag"], input: source.portTag, message: "expected port or portTag, not both" });
@@ -173,6 +177,16 @@ export const route53SourceSchema = z
     }
   });
 
+/** An address as the resolver takes it: `10.0.0.2`, `fd00::53`, `10.0.0.2:5353` or `[fd00::53]:5353`. A name would need a resolver of its own. */
+function isServerAddress(value: string): boolean {
+  if (isIP(value) !== 0) return true;
+  const match = /^(?:\[([^\]]+)\]|([^:\]]+)):(\d{1,5})$/.exec(value);
+  if (!match) return false;
+  const port = Number(match[3]);
+  const [v6, v4] = [match[1], match[2]];
+  return port >= 1 && port <= 65535 && (v6 !== undefined ? isIP(v6) === 6 : isIP(v4!) === 4);
+}
+
 export const dnsSourceSchema = z
   .strictObject({
     name: recordName,
@@ -184,8 +198,8 @@ export const dnsSourceSchema = z
       .refine((types) => !types.includes("SRV") || types.length === 1, { error: "SRV stands alone: its targets are resolved for A and AAAA" }),
     /** A DNS server (`10.0.0.2`, `10.0.0.2:5353`, `[fd00::53]:53`) instead of the system's (/etc/resolv.conf). */
     server: z
-      .string()
-      .refine((value) => isIP(value) !== 0 || /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/.test(value), { error: "expected an IP address, with :port if not 53" })
+      .string({ error: "expected an IP address" })
+      .refine(isServerAddress, { error: "expected an IP address, not a name (10.0.0.2, with :port if not 53: 10.0.0.2:5353, [fd00::53]:5353)" })
       .optional(),
     /** One try's limit; a name is tried twice before the source fails. */
     timeoutMs: timeoutMs.default(2000),
@@ -272,16 +286,21 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const headerName = z.string().regex(HEADER_NAME, { error: "expected a header name (letters, digits and !#$%&'*+.^_`|~-)" });
 const headerValue = z.string().regex(/^[^\r\n\0]*$/, { error: "expected a header value without line breaks" });
 
+/** RE2 matches in linear time, so no body can make a pattern backtrack for ever (README, Health checks). */
+function compilesAsRe2(source: string, ctx: z.RefinementCtx) {
+  try {
+    RE2JS.compile(source);
+  } catch (error) {
+    ctx.addIssue({ code: "custom", input: source, message: `expected a regular expression in RE2 syntax (${(error as Error).message})` });
+  }
+}
+
 const bodyMatch = z
   .strictObject({
     /** Passes when the body holds this text. */
     contains: z.string().min(1).optional(),
-    /** Passes when this regular expression (JavaScript syntax) matches the body. */
-    matches: z
-      .string()
-      .min(1)
-      .refine((source) => { try { new RegExp(source); return true; } catch { return false; } }, { error: "expected a valid regular expression" })
-      .optional(),
+    /** Passes when this regular expression (RE2 syntax: no backreferences or lookaround) matches the body. */
+    matches: z.string().min(1).superRefine(compilesAsRe2).optional(),
     /** Read at most this much of the body; what lies beyond is never matched. */
     readLimitBytes: z.int().min(1).max(1_048_576, { error: "expected at most 1048576 (1 MiB)" }).default(65_536),
   })
@@ -363,7 +382,7 @@ export const guardsSchema = z.strictObject({
   neverEmpty: z.boolean().default(true),
 });
 
-export const targetSchema = z.strictObject({
+const targetShape = z.strictObject({
   name: dnsLabel,
   cluster: dnsLabel,
   namespace: dnsLabel,
@@ -392,6 +411,34 @@ export const targetSchema = z.strictObject({
   adopt: z.boolean().default(false),
 });
 
+export const targetSchema = targetShape.superRefine(probesWithinTrigger);
+
+/** API Gateway ends a request after 29 s, so POST /sync (whose function has the same timeout) must probe in less. */
+const TRIGGER_LIMIT_MS = 29_000;
+
+/**
+ * The longest one backend's probing can take: the checks run one after another, each within its timeoutMs;
+ * a failure other than Timeout is probed again after recheckDelayMs, jittered up to 1.5 times, and that
+ * second attempt can take as long again. Waits for a free probe slot are not counted: they depend on the fleet.
+ */
+function worstProbeMs(target: { check: CheckConfig | CheckConfig[]; recheckDelayMs: number }): { ms: number; rule: string } {
+  const checks = Array.isArray(target.check) ? target.check : [target.check];
+  const once = checks.reduce((sum, check) => sum + (Object.values(check).find((kind) => kind?.timeoutMs !== undefined)?.timeoutMs ?? 0), 0);
+  if (target.recheckDelayMs === 0 || once === 0) return { ms: once, rule: `${once} ms of checks` };
+  return { ms: 2 * once + 1.5 * target.recheckDelayMs, rule: `2 × ${once} ms of checks + 1.5 × ${target.recheckDelayMs} ms re-check delay` };
+}
+
+function probesWithinTrigger(target: z.output<typeof targetShape>, ctx: z.RefinementCtx) {
+  const { ms, rule } = worstProbeMs(target);
+  if (ms >= TRIGGER_LIMIT_MS) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["check"],
+      message: `target ${target.name}: probing one backend can take ${ms / 1000} s (${rule}), and POST /sync must answer within ${TRIGGER_LIMIT_MS / 1000} s; lower the timeouts or recheckDelayMs`,
+    });
+  }
+}
+
 export const configSchema = z
   .strictObject({
     /** Told apart from other installations writing to the same cluster. */
@@ -407,6 +454,10 @@ export const configSchema = z
       .strictObject({
         everySeconds: z.int().min(1).max(600).default(5),
         forSeconds: z.int().min(1).max(3600).default(50),
+      })
+      .superRefine(({ everySeconds, forSeconds }, ctx) => {
+        // At or past forSeconds there is no second round: the schedule alone would check.
+        if (everySeconds >= forSeconds) ctx.addIssue({ code: "custom", path: ["everySeconds"], input: everySeconds, message: `expected less than forSeconds (${forSeconds})` });
       })
       .optional(),
     /** When the checker counts as cut off from the network, so that no target is written from its silence. */

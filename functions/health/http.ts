@@ -1,6 +1,7 @@
 import { connect as connectTcp, type Socket } from "node:net";
 import { connect as connectTls, type ConnectionOptions } from "node:tls";
 import type { Backend, Verdict } from "../model.ts";
+import { bodyMatcher, type BodyMatcher } from "./body-match.ts";
 import type { Check } from "./check.ts";
 import { probePort, type CheckTiming } from "./connect.ts";
 import { defaultHost, requestWriter, ResponseParser, type HttpResponse } from "./http-wire.ts";
@@ -30,7 +31,7 @@ export class HttpCheck implements Check {
   readonly #options: HttpCheckOptions;
   readonly #tls: TlsMaterial | undefined;
   readonly #expected: (status: number) => boolean;
-  readonly #bodyMatches: ((body: string) => boolean) | undefined;
+  readonly #bodyMatches: BodyMatcher | undefined;
   readonly #request: (host: string) => Buffer;
   readonly #tlsOptions: ConnectionOptions | undefined;
 
@@ -45,10 +46,8 @@ export class HttpCheck implements Check {
     this.#tlsOptions = tls && tlsConnectionOptions(tls);
     const { contains, matches } = options.body ?? {};
     if (contains !== undefined) this.#bodyMatches = (body) => body.includes(contains);
-    else if (matches !== undefined) {
-      const pattern = new RegExp(matches);
-      this.#bodyMatches = (body) => pattern.test(body);
-    }
+    // In linear time, and off the main thread when that time could be long.
+    else if (matches !== undefined) this.#bodyMatches = bodyMatcher(matches);
   }
 
   /**
@@ -67,7 +66,7 @@ export class HttpCheck implements Check {
       let socket: Socket;
       let connected = false;
       let done = false;
-      const finish = (verdict: Verdict) => {
+      const finish = (verdict: Verdict | Promise<Verdict>) => {
         if (done) return;
         done = true;
         clearTimeout(timer);
@@ -77,7 +76,7 @@ export class HttpCheck implements Check {
         else socket.destroy();
         resolve(verdict);
       };
-      const answered = (response: HttpResponse) => finish(this.#verdict(response, elapsed(started)));
+      const answered = (response: HttpResponse) => finish(this.#verdict(response, elapsed(started), started + timeoutMs));
       const onRead = (chunk: Buffer) => {
         try {
           const response = parser.push(chunk);
@@ -120,14 +119,23 @@ export class HttpCheck implements Check {
     return this.#tls?.serverName;
   }
 
-  #verdict(response: HttpResponse, latencyMs: number): Verdict {
-    const body = this.#options.body;
+  /** The connection is closed by then: a pattern's match runs after it, until `deadline` at the latest. */
+  #verdict(response: HttpResponse, latencyMs: number, deadline: number): Verdict | Promise<Verdict> {
     if (!this.#expected(response.status)) return failed("StatusMismatch", latencyMs, `status ${response.status}`);
-    if (this.#bodyMatches && !this.#bodyMatches(response.body.toString("utf8"))) {
-      const wanted = body!.contains !== undefined ? `no ${JSON.stringify(body!.contains)}` : `no match for /${body!.matches}/`;
-      return failed("BodyMismatch", latencyMs, `${wanted} in the first ${body!.readLimitBytes} bytes`);
+    if (!this.#bodyMatches) return passed(latencyMs);
+    const matched = this.#bodyMatches(response.body.toString("utf8"), deadline);
+    return matched instanceof Promise ? matched.then((result) => this.#bodyVerdict(result, latencyMs)) : this.#bodyVerdict(matched, latencyMs);
+  }
+
+  #bodyVerdict(matched: boolean | undefined, latencyMs: number): Verdict {
+    const body = this.#options.body!;
+    if (matched === undefined) {
+      // The checker ran out of time, not the backend: a slow match says nothing about it.
+      return { status: "unknown", reason: "CheckerError", latencyMs, detail: `matching /${body.matches}/ did not finish within ${this.#timing.timeoutMs} ms` };
     }
-    return passed(latencyMs);
+    if (matched) return passed(latencyMs);
+    const wanted = body.contains !== undefined ? `no ${JSON.stringify(body.contains)}` : `no match for /${body.matches}/`;
+    return failed("BodyMismatch", latencyMs, `${wanted} in the first ${body.readLimitBytes} bytes`);
   }
 }
 

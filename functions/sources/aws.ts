@@ -3,6 +3,7 @@
 // role's included) are cached by the SDK until five minutes before they expire.
 import type { EC2Client } from "@aws-sdk/client-ec2";
 import type { Route53Client } from "@aws-sdk/client-route-53";
+import { requestHandlerWithin } from "../aws/request-handler.ts";
 
 export interface AwsAccess {
   role?: { arn: string; externalId?: string };
@@ -45,9 +46,8 @@ function cached<T>(service: string, access: AwsAccess, make: () => Promise<T>): 
 }
 
 async function clientConfig(region: string, access: AwsAccess) {
-  // A request past the limit is a timeout, which the SDK retries like throttling and 5xx (3 attempts in all).
-  const requestHandler = { connectionTimeout: access.timeoutMs, requestTimeout: access.timeoutMs, throwOnRequestTimeout: true };
-  const config = { region, endpoint: access.endpoint, requestHandler };
+  // The role's STS client shares it, limit included.
+  const config = { region, endpoint: access.endpoint, requestHandler: requestHandlerWithin(access.timeoutMs) };
   if (!access.role) return config;
   const { fromTemporaryCredentials } = await import("@aws-sdk/credential-providers");
   const credentials = fromTemporaryCredentials({

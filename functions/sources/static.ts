@@ -5,6 +5,12 @@ import type { Backend, SourceResult } from "../model.ts";
 import { hostnameOf } from "./names.ts";
 import type { Source } from "./source.ts";
 
+/**
+ * How long a hostname's lookup may take. getaddrinfo cannot be cancelled: past this the source stops waiting
+ * for it and fails, while the lookup ends in its own time (resolv.conf's timeout and attempts).
+ */
+export const LOOKUP_TIMEOUT_MS = 5_000;
+
 /** Addresses listed in the config; hostnames are resolved through the system resolver at every run. */
 export class StaticSource implements Source {
   readonly name: string;
@@ -31,11 +37,19 @@ export class StaticSource implements Source {
       return [{ ...common, address: entry.address, family: isIP(entry.address) === 6 ? "IPv6" : "IPv4", hostname: entry.hostname }];
     }
     const name = entry.hostname!;
-    const addresses = await lookup(name, { all: true, order: "verbatim" }).catch((error: NodeJS.ErrnoException) => {
+    const addresses = await withinLookupTimeout(lookup(name, { all: true, order: "verbatim" })).catch((error: NodeJS.ErrnoException) => {
       throw new Error(`cannot resolve ${name}: ${error.code ?? error.message}`);
     });
     // The endpoint's hostname must be a DNS label: take the name's first label when it is one.
     const hostname = hostnameOf(name);
     return addresses.map(({ address, family }) => ({ ...common, address, family: family === 6 ? "IPv6" : "IPv4", hostname }));
   }
+}
+
+function withinLookupTimeout<T>(lookup: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${LOOKUP_TIMEOUT_MS} ms`)), LOOKUP_TIMEOUT_MS);
+  });
+  return Promise.race([lookup, late]).finally(() => clearTimeout(timer));
 }

@@ -38,7 +38,10 @@ describe("health config", () => {
     { name: "insecureSkipVerify beside a CA", check: { etcd: { caFile: "a", insecureSkipVerify: true } }, problems: ["targets[0].check.etcd.insecureSkipVerify: insecureSkipVerify ignores the CA given: keep one, got true"] },
     { name: "a body match on HEAD", check: { http: { method: "HEAD", body: { contains: "ok" } } }, problems: ["targets[0].check.http.body: a HEAD answer has no body to match"] },
     { name: "two body matches", check: { http: { body: { contains: "ok", matches: "o+k" } } }, problems: ["targets[0].check.http.body: expected only one body match, got contains and matches"] },
-    { name: "a regex that does not compile", check: { http: { body: { matches: "(" } } }, problems: ['targets[0].check.http.body.matches: expected a valid regular expression, got "("'] },
+    { name: "a regex that does not compile", check: { http: { body: { matches: "(" } } }, problems: ['targets[0].check.http.body.matches: expected a regular expression in RE2 syntax (error parsing regexp: missing closing ): `(`), got "("'] },
+    // RE2 has neither: both can make a match take exponential time.
+    { name: "a backreference", check: { http: { body: { matches: "(a)\\1" } } }, problems: ['targets[0].check.http.body.matches: expected a regular expression in RE2 syntax (error parsing regexp: invalid escape sequence: `\\1`), got "(a)\\\\1"'] },
+    { name: "a lookahead", check: { http: { body: { matches: "ok(?=!)" } } }, problems: ['targets[0].check.http.body.matches: expected a regular expression in RE2 syntax (error parsing regexp: invalid or unsupported Perl syntax: `(?=`), got "ok(?=!)"'] },
     { name: "a header value with a line break", check: { http: { headers: { "X-A": "1\r\nX-B: 2" } } }, problems: ['targets[0].check.http.headers.X-A: expected a header value without line breaks, got "1\\r\\nX-B: 2"'] },
   ];
   for (const { name, check, problems: expected } of cases) {

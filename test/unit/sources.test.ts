@@ -198,7 +198,25 @@ describe("config of the EC2, Route 53 and DNS sources", () => {
     ["a record name outside the zone", { route53: { zoneName: "example.com", name: "db.example.org" } }, ['targets[0].sources[0].route53.name: expected a name in zone example.com, got "db.example.org"']],
     ["CNAME records", { route53: { zoneId: "Z1", name: "db.example.com", types: ["CNAME"] } }, ['targets[0].sources[0].route53.types[0]: expected A or AAAA, got "CNAME"']],
     ["SRV with A", { dns: { name: "db.example.com", types: ["SRV", "A"] } }, ["targets[0].sources[0].dns.types: SRV stands alone: its targets are resolved for A and AAAA"]],
-    ["a DNS server that is a name", { dns: { name: "db.example.com", server: "ns1.example.com" } }, ['targets[0].sources[0].dns.server: expected an IP address, with :port if not 53, got "ns1.example.com"']],
+    ["empty tags", { ec2: { regions: ["eu-west-1"], tags: {} } }, ["targets[0].sources[0].ec2.tags: expected at least one tag, got {}: without them every instance of the regions would be a backend"]],
+    ["empty filters", { ec2: { regions: ["eu-west-1"], filters: {} } }, ["targets[0].sources[0].ec2.filters: expected at least one filter, got {}: without them every instance of the regions would be a backend"]],
+    ["empty tags beside empty filters", { ec2: { regions: ["eu-west-1"], tags: {}, filters: {} } }, [
+      "targets[0].sources[0].ec2.tags: expected at least one tag, got {}: without them every instance of the regions would be a backend",
+      "targets[0].sources[0].ec2.filters: expected at least one filter, got {}: without them every instance of the regions would be a backend",
+    ]],
+    ...[
+      ["a name", "ns1.example.com"],
+      ["a name with a port", "ns1.example.com:53"],
+      ["an IPv4 address out of range", "999.0.0.1:53"],
+      ["a port out of range", "10.0.0.2:70000"],
+      ["an unbracketed IPv6 address with a port", "fd00::53:5353:x"],
+      ["an IPv4 address in brackets", "[10.0.0.2]:53"],
+      ["brackets without an IPv6 address", "[:::]:53"],
+    ].map(([what, server]): [string, Record<string, unknown>, string[]] => [
+      `a DNS server that is ${what}`,
+      { dns: { name: "db.example.com", server } },
+      [`targets[0].sources[0].dns.server: expected an IP address, not a name (10.0.0.2, with :port if not 53: 10.0.0.2:5353, [fd00::53]:5353), got ${JSON.stringify(server)}`],
+    ]),
     ["two kinds in one source", { dns: { name: "db.example.com" }, static: [{ address: "10.0.0.1" }] }, ["targets[0].sources[0]: expected only one source kind, got static and dns"]],
   ];
   for (const [name, source, expected, ports] of refused) {

@@ -1,0 +1,51 @@
+import { readFileSync } from "node:fs";
+import type { RefinementCtx } from "zod";
+
+/** What the process that will run the config allows. A limit left out is not checked (`validate` knows none). */
+export interface RuntimeLimits {
+  /** The sync function's timeout (serverless.yml, passed as EES_SYNC_TIMEOUT_SECONDS): fast detection must end before it. */
+  syncTimeoutSeconds?: number;
+  /** The soft limit on open files (RLIMIT_NOFILE; Lambda's is 1,024): every probe in flight holds one. */
+  openFiles?: number;
+}
+
+/**
+ * Descriptors kept for all that is not a probe: Node itself (about 20), the connections to each cluster's API
+ * server and to AWS, DNS sockets and the body-match worker. 1,024 on Lambda leaves room for the default 900 probes.
+ */
+export const RESERVED_FILES = 100;
+
+/** The soft RLIMIT_NOFILE, from /proc/self/limits; undefined where there is no such file, or no limit. */
+export function openFilesLimit(): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync("/proc/self/limits", "utf8");
+  } catch {
+    return undefined;
+  }
+  const soft = /^Max open files\s+(\d+|unlimited)\s/m.exec(text)?.[1];
+  return soft === undefined || soft === "unlimited" ? undefined : Number(soft);
+}
+
+type Loose = Record<string, unknown>;
+
+/** Checks a config (parsed loosely: it may be invalid elsewhere) against the limits of the process that runs it. */
+export function checkLimits(limits: RuntimeLimits) {
+  return (config: Loose, ctx: RefinementCtx) => {
+    const fast = config.fastDetection as Loose | undefined;
+    const timeout = limits.syncTimeoutSeconds;
+    // The invocation would end mid-round, its writes and report cut off.
+    if (timeout !== undefined && typeof fast?.forSeconds === "number" && fast.forSeconds >= timeout) {
+      ctx.addIssue({ code: "custom", path: ["fastDetection", "forSeconds"], input: fast.forSeconds, message: `expected less than the sync function's timeout (${timeout} s)` });
+    }
+    const concurrency = typeof config.checkConcurrency === "number" ? config.checkConcurrency : undefined;
+    if (limits.openFiles !== undefined && concurrency !== undefined && concurrency > limits.openFiles - RESERVED_FILES) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["checkConcurrency"],
+        input: concurrency,
+        message: `expected at most ${Math.max(0, limits.openFiles - RESERVED_FILES)}: ${concurrency} probes at once hold as many sockets, this process may open ${limits.openFiles} files (ulimit -n), and ${RESERVED_FILES} are kept for other than probes`,
+      });
+    }
+  };
+}
