@@ -14,7 +14,7 @@ export const MAX_TARGET_NAMES = 1_000;
 /** Error responses list at most this many names or problems, and count the rest in `omitted`. */
 export const MAX_LISTED = 20;
 /** A config error can list thousands of problems; the response carries their start. */
-export const MAX_REASON_CHARS = 4_096;
+const MAX_REASON_CHARS = 4_096;
 
 const requestSchema = z.strictObject({
   targets: z

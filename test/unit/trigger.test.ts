@@ -4,7 +4,7 @@
 // Cases: no IAM caller is 401; a bad body is 400 with the problems, at most MAX_LISTED of them; a body over
 // MAX_BODY_BYTES is 413 before it is parsed, counted after base64 decoding; a base64 body is decoded, and
 // invalid base64 is 400; more than MAX_TARGET_NAMES names is 400; a config that cannot load is 500 with its
-// reason and nothing of the file; unknown targets are 404 with at most MAX_LISTED names; an event the handler
+// reason (the start of it, for thousands of problems) and nothing of the file; unknown targets are 404 with at most MAX_LISTED names; an event the handler
 // cannot read is 500 with only the request id, and the reason is logged.
 // The config failure runs first: a config that loaded is kept for the process (functions/runtime.ts).
 import assert from "node:assert/strict";
@@ -70,6 +70,14 @@ describe("trigger handler, deployed", () => {
     assert.match(String(invalid.body.reason), new RegExp(`invalid config ${broken}`));
     assert.match(String(invalid.body.reason), /targets\[0\]\.namespace/);
     assert.equal(JSON.stringify(invalid.body).includes(SECRET), false, "no secret from the file in the response");
+
+    // Thousands of problems: the response carries the first 4,096 characters of the message.
+    await writeFile(broken, stringify({ clusters: [{ name: "local", inCluster: true }], targets: Array.from({ length: 2_000 }, (_, index) => ({ name: `t${index}` })) }));
+    const many = await post("{}");
+    assert.equal(many.status, 500);
+    assert.match(String(many.body.reason), /^invalid config .*targets\[0\]\.cluster: expected a string, got nothing\n/s);
+    assert.match(String(many.body.reason), /\.\.\. \(\d+ more characters\)$/);
+    assert.ok(many.bytes < 5_000, `${many.bytes} bytes`);
 
     process.env.EES_CONFIG = join(dir, "missing.yaml");
     const missing = await post("{}");
