@@ -87,7 +87,8 @@ export class ResponseParser {
         }
         const code = statusCode(head, end);
         if (code === undefined) {
-          const text = head.subarray(0, Math.min(end, 40)).toString("latin1");
+          // Its first line only: an echo server sends our request back, and its headers may hold a secret.
+          const text = head.subarray(0, Math.min(head.indexOf("\r\n"), 40)).toString("latin1");
           throw new ProbeFailure("ProtocolError", `not an HTTP/1.1 answer: ${JSON.stringify(text)}`);
         }
         const rest = head.subarray(end + END_OF_HEAD.length);

@@ -39,7 +39,13 @@ describe("health config", () => {
     { name: "a body match on HEAD", check: { http: { method: "HEAD", body: { contains: "ok" } } }, problems: ["targets[0].check.http.body: a HEAD answer has no body to match"] },
     { name: "two body matches", check: { http: { body: { contains: "ok", matches: "o+k" } } }, problems: ["targets[0].check.http.body: expected only one body match, got contains and matches"] },
     { name: "a regex that does not compile", check: { http: { body: { matches: "(" } } }, problems: ['targets[0].check.http.body.matches: expected a valid regular expression, got "("'] },
-    { name: "a header value with a line break", check: { http: { headers: { "X-A": "1\r\nX-B: 2" } } }, problems: ['targets[0].check.http.headers.X-A: expected a header value without line breaks, got "1\\r\\nX-B: 2"'] },
+    { name: "a header value with a line break, without showing it", check: { http: { headers: { "X-A": "1\r\nX-B: 2" } } }, problems: ["targets[0].check.http.headers.X-A: expected a header value without line breaks"] },
+    {
+      name: "a header name that is a whole header, without showing it",
+      check: { http: { headers: { "Authorization: Bearer abc123": "" } } },
+      problems: ["targets[0].check.http.headers: a key (not shown: it may be a secret): expected a header name (letters, digits and !#$%&'*+.^_`|~-)"],
+    },
+    { name: "headers written as a list, without showing them", check: { http: { headers: ["Authorization: Bearer abc123"] } }, problems: ["targets[0].check.http.headers: Invalid input: expected record, received array"] },
   ];
   for (const { name, check, problems: expected } of cases) {
     it(`refuses ${name}`, () => assert.deepEqual(problems(withTarget({ check })), expected));
@@ -47,7 +53,14 @@ describe("health config", () => {
 
   it("never shows a key's text, even when it is not PEM", () => {
     const result = withTarget({ check: { tls: { certPem: "-----BEGIN CERTIFICATE-----", keyPem: "" } } });
-    assert.deepEqual(problems(result), ['targets[0].check.tls.keyPem: expected PEM text, got ""']);
+    assert.deepEqual(problems(result), ["targets[0].check.tls.keyPem: expected PEM text"]);
+  });
+
+  it("hides the secret fields of a whole object it shows (a check indented into sources)", () => {
+    const result = withTarget({ sources: { check: { https: { keyPem: "abc123", caPem: "abc123", headers: { A: "abc123" } } } } });
+    assert.deepEqual(problems(result), [
+      'targets[0].sources: Invalid input: expected array, received object, got {"check":{"https":{"keyPem":"(not shown: it may be a secret)","caPem":"(not s...',
+    ]);
   });
 
   it("takes rise, fall and guards, with counts and percentages", () => {
