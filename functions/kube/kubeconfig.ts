@@ -24,8 +24,9 @@ export interface KubeconfigOrigin {
   where: string;
   /**
    * Written by someone other than whoever runs the syncer (kept in SSM, Secrets Manager or the config): its
-   * plugins would run commands in the function, and paths would read the function's own files and send
-   * them to the API server it names, so plugins need `allowAuthPlugins` and paths are refused.
+   * plugins would run commands in the function, and a token-file or client certificate path would read the
+   * function's own files and send them to the API server it names, so plugins need `allowAuthPlugins` and
+   * credential paths are refused (a CA path is only trusted, never sent).
    */
   stored: boolean;
   allowAuthPlugins?: boolean | undefined;
@@ -118,9 +119,6 @@ function storedProblems(config: Parsed, allowAuthPlugins: boolean): string[] {
     for (const field of USER_FILES) {
       if (user?.[field]) problems.push(`users.${index}.user.${field}: a stored kubeconfig must carry its credentials inline (token, client-certificate-data, client-key-data), not name the syncer's files`);
     }
-  });
-  config.clusters.forEach(({ cluster }, index) => {
-    if (cluster["certificate-authority"]) problems.push(`clusters.${index}.cluster.certificate-authority: a stored kubeconfig must carry its CA inline (certificate-authority-data)`);
   });
   return problems;
 }

@@ -73,10 +73,10 @@ describe("kubeconfigFromText", () => {
     assert.equal(kubeconfigFromText(exec, { cluster: "local", where: "file /k", stored: false }).getCurrentUser()?.exec.command, "sh");
   });
 
-  it("refuses file paths in a stored kubeconfig: they would read the syncer's own files", () => {
+  it("refuses credential files in a stored kubeconfig: they would send the syncer's own files to its server", () => {
     refuses(kubeconfig({ "token-file": "/proc/self/environ" }), /users\.0\.user\.token-file: a stored kubeconfig must carry its credentials inline/);
     refuses(kubeconfig({ "client-key": "/k", "client-certificate": "/c" }), /client-certificate: .*; users\.0\.user\.client-key: /);
-    refuses(kubeconfig({ token: SECRET }, { "certificate-authority": "/ca" }), /clusters\.0\.cluster\.certificate-authority: a stored kubeconfig must carry its CA inline/);
+    assert.equal(kubeconfigFromText(kubeconfig({ token: SECRET }, { "certificate-authority": "/ca" }), stored).getCurrentCluster()?.caFile, "/ca", "a CA is trusted, never sent");
   });
 });
 
