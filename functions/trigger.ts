@@ -54,8 +54,9 @@ function parseBody(text: string | null): { ok: true; request: z.infer<typeof req
   if (text && text.trim()) {
     try {
       input = JSON.parse(text);
-    } catch (error) {
-      return { ok: false, problems: [`body is not JSON: ${(error as Error).message}`] };
+    } catch {
+      // JSON.parse's message quotes the text, and a caller may have put a token there.
+      return { ok: false, problems: ["body is not JSON"] };
     }
   }
   const result = requestSchema.safeParse(input);
