@@ -55,6 +55,7 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
 function formatValue(value: unknown): string {
   if (value === undefined) return "nothing";
   // A whole object shown (a check of the wrong shape) keeps its secret fields to itself.
-  const text = JSON.stringify(value, (key, inner: unknown) => (SECRET_FIELDS.has(key) ? HIDDEN : inner));
+  // A PEM block anywhere else (`tls: <the key>`) is a key or certificate written in the wrong place.
+  const text = JSON.stringify(value, (key, inner: unknown) => (SECRET_FIELDS.has(key) || (typeof inner === "string" && inner.includes("-----BEGIN")) ? HIDDEN : inner));
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

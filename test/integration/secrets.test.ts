@@ -252,6 +252,7 @@ describe("secrets never leave", () => {
       ["header value a number list", stringify(target({ http: { headers: { Authorization: [SECRET] } } }))],
       ["keyPem a list", stringify(target({ tls: { certPem, keyPem: [SECRET] } }))],
       ["caPem a mapping", stringify(target({ tls: { caPem: { [SECRET]: SECRET } } }))],
+      ["a key where the check belongs", stringify(target({ tls: pemKey }))],
       ["keyPem beside keyFile", stringify(target({ tls: { certPem, keyPem: SECRET, keyFile: "/k" } }))],
       ["a check indented into sources", stringify(target({ none: {} }, { sources: { check: { https: { keyPem: SECRET, caPem: SECRET, headers } } } }))],
       ["kubeconfigData a mapping", stringify({ clusters: [{ name: "good", kubeconfigData: { users: [{ user: { token: SECRET } }] } }], targets: [] })],

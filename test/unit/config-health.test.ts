@@ -56,6 +56,11 @@ describe("health config", () => {
     assert.deepEqual(problems(result), ["targets[0].check.tls.keyPem: expected PEM text"]);
   });
 
+  it("never shows PEM text written where a check belongs", () => {
+    const result = withTarget({ check: { tls: "-----BEGIN PRIVATE KEY-----\nabc123\n-----END PRIVATE KEY-----\n" } });
+    assert.deepEqual(problems(result), ["targets[0].check.tls: Invalid input: expected object, received string, got \"(not shown: it may be a secret)\""]);
+  });
+
   it("hides the secret fields of a whole object it shows (a check indented into sources)", () => {
     const result = withTarget({ sources: { check: { https: { keyPem: "abc123", caPem: "abc123", headers: { A: "abc123" } } } } });
     assert.deepEqual(problems(result), [
