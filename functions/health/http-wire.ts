@@ -87,9 +87,11 @@ export class ResponseParser {
         }
         const code = statusCode(head, end);
         if (code === undefined) {
-          // Its first line only: an echo server sends our request back, and its headers may hold a secret.
-          const text = head.subarray(0, Math.min(head.indexOf("\r\n"), 40)).toString("latin1");
-          throw new ProbeFailure("ProtocolError", `not an HTTP/1.1 answer: ${JSON.stringify(text)}`);
+          // Its first line only, and not even that when it is our own request sent back (an echo server):
+          // the request's path and headers may hold a token.
+          const line = head.subarray(0, Math.min(head.indexOf("\r\n"), 40)).toString("latin1");
+          const what = line.startsWith(`${this.#method} `) ? "it is our own request sent back" : JSON.stringify(line);
+          throw new ProbeFailure("ProtocolError", `not an HTTP/1.1 answer: ${what}`);
         }
         const rest = head.subarray(end + END_OF_HEAD.length);
         // 1xx answers (100 Continue) come before the real one.
