@@ -333,7 +333,7 @@ describe("secrets never leave", () => {
     assert.match(error("token-file"), /users\.0\.user\.token-file: a stored kubeconfig must carry its credentials inline/);
     assert.match(error("key-broken"), /the CA, certificate or key cannot be used/);
     assert.match(error("key-mismatch"), /the CA, certificate or key cannot be used/);
-    assert.equal(byName.get("echo")?.backends[0]?.detail, "http: not an HTTP/1.1 answer: it is our own request sent back");
+    assert.equal(byName.get("echo")?.backends[0]?.detail, "not an HTTP/1.1 answer: it is our own request sent back");
     for (const [target, reason] of [["echo", "ProtocolError"], ["status", "StatusMismatch"], ["body", "BodyMismatch"]] as const) {
       assert.deepEqual(byName.get(target)?.backends.map((backend) => backend.reason), [reason], `${target}: ${JSON.stringify(byName.get(target))}`);
     }
