@@ -73,7 +73,8 @@ const kubeconfigSchema = z.looseObject({
     }),
   ),
   contexts: list(z.looseObject({ name: text, context: z.looseObject({ cluster: text, user: optionalText, namespace: optionalText }) })),
-  "current-context": optionalText,
+  // kubectl writes "" when none is set.
+  "current-context": z.string({ error: "expected a string" }).nullish(),
 });
 
 type Parsed = z.output<typeof kubeconfigSchema>;
@@ -100,7 +101,7 @@ export function kubeconfigFromText(source: string, origin: KubeconfigOrigin): Ku
       clusters: newClusters(result.data.clusters),
       users: newUsers(result.data.users),
       contexts: newContexts(result.data.contexts),
-      currentContext: result.data["current-context"] ?? undefined,
+      currentContext: result.data["current-context"] || undefined,
     });
   } catch (error) {
     throw fail([`a user's token-file cannot be read (${(error as NodeJS.ErrnoException).code ?? "error"})`]);

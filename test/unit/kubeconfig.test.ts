@@ -47,6 +47,11 @@ describe("kubeconfigFromText", () => {
     );
   });
 
+  it("takes what kubectl writes for nothing: null lists and an empty current-context", () => {
+    const config = kubeconfigFromText('apiVersion: v1\nkind: Config\nclusters: null\nusers: null\ncontexts: null\ncurrent-context: ""\npreferences: {}\n', stored);
+    assert.deepEqual([config.getClusters(), config.getUsers(), config.getContexts(), config.getCurrentContext()], [[], [], [], undefined]);
+  });
+
   it("refuses a token under a tag js-yaml rejects (`!vault`), by line and column", () => {
     refuses(kubeconfig({ token: "x" }).replace("token: x", `token: !vault ${SECRET}`), /^cluster prod: the kubeconfig from SSM parameter \/ees\/prod cannot be used: not valid YAML: line \d+, column \d+: tag resolve failed$/);
   });
