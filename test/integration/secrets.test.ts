@@ -279,8 +279,17 @@ describe("secrets never leave", () => {
         const triggered = await captured(() => trigger(request(`Bearer ${SECRET}`), context(`broken-trigger-${name}`)));
         assertClean(`trigger handler, ${name}`, triggered.output + thrown(triggered.error) + JSON.stringify(triggered.value ?? ""));
       }
+      // The config kept in SSM, as the functions may read it.
+      for (const [name, text] of configs.slice(0, 6)) {
+        await new SSMClient({}).send(new PutParameterCommand({ Name: "/secrets/config", Type: "SecureString", Value: text, Overwrite: true }));
+        process.env.EES_CONFIG_PARAMETER = "/secrets/config";
+        const scheduled = await captured(() => sync({} as never, context(`ssm-${name}`)));
+        assert.match(String(scheduled.error), /invalid config SSM parameter \/secrets\/config/, name);
+        assertClean(`sync handler, config in SSM, ${name}`, scheduled.output + thrown(scheduled.error));
+      }
     } finally {
       delete process.env.EES_CONFIG;
+      delete process.env.EES_CONFIG_PARAMETER;
     }
   });
 
