@@ -93,8 +93,9 @@ function parseBody(event: APIGatewayProxyEvent): { request: z.infer<typeof reque
   if (text.trim()) {
     try {
       input = JSON.parse(text);
-    } catch (error) {
-      return badRequest([`body is not JSON: ${(error as Error).message}`]);
+    } catch {
+      // JSON.parse's message quotes the text, and a caller may have put a token there.
+      return badRequest(["body is not JSON"]);
     }
   }
   const result = requestSchema.safeParse(input);

@@ -83,7 +83,7 @@ export class ResponseParser {
       for (;;) {
         const end = head.indexOf(END_OF_HEAD);
         // Now, not at the timeout: a server speaking something else (SSH, TLS) may never send a blank line.
-        if (!startsLikeHttp(head)) throw notHttp(head, end);
+        if (!startsLikeHttp(head)) throw notHttp(head, end, this.#method);
         // Whatever the reads, as the head's end may come in the read that passes the limit.
         if ((end < 0 ? head.length : end) > MAX_HEAD_BYTES) throw new ProbeFailure("ProtocolError", `answer headers over ${MAX_HEAD_BYTES} bytes`);
         if (end < 0) {
@@ -91,7 +91,7 @@ export class ResponseParser {
           return undefined;
         }
         const code = statusCode(head, end);
-        if (code === undefined) throw notHttp(head, end);
+        if (code === undefined) throw notHttp(head, end, this.#method);
         const rest = head.subarray(end + END_OF_HEAD.length);
         // 1xx answers (100 Continue) come before the real one.
         if (code >= 100 && code < 200) {
@@ -127,8 +127,16 @@ function startsLikeHttp(head: Buffer): boolean {
   return head.compare(HTTP_1, 0, length, 0, length) === 0;
 }
 
-function notHttp(head: Buffer, end: number): ProbeFailure {
-  return new ProbeFailure("ProtocolError", `not an HTTP/1.1 answer: ${quoted(head.toString("latin1", 0, end < 0 ? head.length : end))}`);
+/**
+ * Quotes the first line only, and not even that when it is our own request sent back (an echo server): the
+ * request's path and headers may hold a token.
+ */
+function notHttp(head: Buffer, end: number, method: string): ProbeFailure {
+  const text = head.toString("latin1", 0, end < 0 ? head.length : end);
+  const lineEnd = text.indexOf("\r\n");
+  const line = lineEnd < 0 ? text : text.slice(0, lineEnd);
+  const what = line.startsWith(`${method} `) ? "it is our own request sent back" : quoted(line);
+  return new ProbeFailure("ProtocolError", `not an HTTP/1.1 answer: ${what}`);
 }
 
 /** A backend's text in a verdict's detail: the start of it, quoted. */

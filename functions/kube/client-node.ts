@@ -6,6 +6,7 @@ import { ObjectCoreV1Api, ObjectDiscoveryV1Api } from "@kubernetes/client-node/d
 import type { CORE_V1_METHODS, DISCOVERY_V1_METHODS } from "./api-methods.ts";
 
 export { KubeConfig } from "@kubernetes/client-node/dist/config.js";
+export { newClusters, newContexts, newUsers } from "@kubernetes/client-node/dist/config_types.js";
 export { ApiException } from "@kubernetes/client-node/dist/gen/apis/exception.js";
 export { createConfiguration } from "@kubernetes/client-node/dist/gen/configuration.js";
 export { ServerConfiguration } from "@kubernetes/client-node/dist/gen/servers.js";

@@ -2,6 +2,7 @@ import type { RequestContext, ResponseContext } from "@kubernetes/client-node";
 import { CoreV1Api, createConfiguration, DiscoveryV1Api, KubeConfig, ServerConfiguration } from "./client-node.ts";
 import type { ClusterConfig } from "../config/schema.ts";
 import { EksAccess } from "./eks.ts";
+import { defaultKubeconfig, kubeconfigFromFile, kubeconfigFromText } from "./kubeconfig.ts";
 import { readStoredKubeconfig } from "./stored-kubeconfig.ts";
 
 export interface KubeClients {
@@ -31,22 +32,49 @@ function clientsFor(name: string, config: KubeConfig, context?: string): KubeCli
   // As KubeConfig.makeApiClient does, plus a deadline on every request.
   const configuration = createConfiguration({
     baseServer: new ServerConfiguration(cluster.server, {}),
-    authMethods: { default: config },
+    authMethods: { default: quietAuthentication(name, config) },
     promiseMiddleware: [requestTimeout],
   });
   return { cluster: name, core: new CoreV1Api(configuration), discovery: new DiscoveryV1Api(configuration) };
 }
 
+/**
+ * The kubeconfig's credentials, applied to each request, with failures told without their text: an exec
+ * plugin's error is its stderr, and a plugin whose output is not JSON fails with a piece of it, the token.
+ */
+function quietAuthentication(name: string, config: KubeConfig) {
+  return {
+    getName: () => config.getName(),
+    async applySecurityAuthentication(context: RequestContext): Promise<void> {
+      try {
+        await config.applySecurityAuthentication(context);
+      } catch (error) {
+        const user = config.getCurrentUser();
+        const source = user?.exec ? "its exec plugin" : user?.authProvider ? `its auth-provider ${JSON.stringify(user.authProvider.name)}` : "its credentials or certificates";
+        const code = (error as NodeJS.ErrnoException).code;
+        throw new Error(`cluster ${name}: the kubeconfig's user cannot authenticate: ${source} failed${code ? ` (${code})` : ""}; its output is not shown, as it may hold secrets`);
+      }
+    },
+  };
+}
+
 /** Clients from a kubeconfig at hand. A cluster entry with no source of its own uses KUBECONFIG or ~/.kube/config. */
 export function connectCluster(cluster: ClusterConfig): KubeClients {
-  const config = new KubeConfig();
+  return clientsFor(cluster.name, localKubeconfig(cluster), cluster.context);
+}
+
+function localKubeconfig(cluster: ClusterConfig): KubeConfig {
   if (cluster.inCluster) {
     if (!process.env.KUBERNETES_SERVICE_HOST) throw new Error(`cluster ${cluster.name}: inCluster, but this process is not running in a cluster`);
+    const config = new KubeConfig();
     config.loadFromCluster();
-  } else if (cluster.kubeconfigData !== undefined) config.loadFromString(cluster.kubeconfigData);
-  else if (cluster.kubeconfig !== undefined) config.loadFromFile(cluster.kubeconfig);
-  else config.loadFromDefault();
-  return clientsFor(cluster.name, config, cluster.context);
+    return config;
+  }
+  if (cluster.kubeconfigData !== undefined) {
+    return kubeconfigFromText(cluster.kubeconfigData, { cluster: cluster.name, where: "kubeconfigData", stored: true, allowAuthPlugins: cluster.allowAuthPlugins });
+  }
+  if (cluster.kubeconfig !== undefined) return kubeconfigFromFile(cluster.kubeconfig, cluster.name);
+  return defaultKubeconfig(cluster.name);
 }
 
 /** Per cluster, once per process (a Lambda cold start): what it takes to (re)build its clients. */
@@ -104,12 +132,8 @@ export class ClusterConnections {
     const cluster = this.#clusters.get(name);
     if (!cluster) throw new Error(`no cluster named ${name}`);
     if (cluster.eks) return new EksConnection({ ...cluster, eks: cluster.eks });
-    if (cluster.kubeconfigParameter || cluster.kubeconfigSecret) {
-      const text = await readStoredKubeconfig(cluster);
-      const clients = connectCluster({ ...cluster, kubeconfigData: text, kubeconfigParameter: undefined, kubeconfigSecret: undefined });
-      return { clients: async () => clients };
-    }
-    const clients = connectCluster(cluster);
+    const stored = cluster.kubeconfigParameter || cluster.kubeconfigSecret ? await readStoredKubeconfig(cluster) : undefined;
+    const clients = stored ? clientsFor(cluster.name, stored, cluster.context) : connectCluster(cluster);
     return { clients: async () => clients };
   }
 }

@@ -1,12 +1,13 @@
-import { parseDocument } from "yaml";
 import { readParameter, readSecret } from "../aws/stored-text.ts";
 import type { ClusterConfig } from "../config/schema.ts";
+import type { KubeConfig } from "./client-node.ts";
+import { kubeconfigFromText } from "./kubeconfig.ts";
 
 /**
  * A kubeconfig kept in SSM Parameter Store (SecureString) or Secrets Manager. Its text is a secret: no
- * error, log or report ever quotes it, so parse errors say where it came from and nothing of what it holds.
+ * error, log or report ever quotes it, so errors say where it came from and nothing of what it holds.
  */
-export async function readStoredKubeconfig(cluster: ClusterConfig): Promise<string> {
+export async function readStoredKubeconfig(cluster: ClusterConfig): Promise<KubeConfig> {
   const where = cluster.kubeconfigParameter
     ? `SSM parameter ${cluster.kubeconfigParameter.name}`
     : `Secrets Manager secret ${cluster.kubeconfigSecret?.id}`;
@@ -20,9 +21,5 @@ export async function readStoredKubeconfig(cluster: ClusterConfig): Promise<stri
     throw new Error(`cluster ${cluster.name}: cannot read the kubeconfig from ${where}: ${(error as Error).name}: ${(error as Error).message}`);
   }
   if (!text) throw new Error(`cluster ${cluster.name}: ${where} is empty`);
-  const document = parseDocument(text);
-  if (document.errors.length > 0 || typeof document.toJS() !== "object") {
-    throw new Error(`cluster ${cluster.name}: ${where} does not hold a kubeconfig (not a YAML mapping)`);
-  }
-  return text;
+  return kubeconfigFromText(text, { cluster: cluster.name, where, stored: true, allowAuthPlugins: cluster.allowAuthPlugins });
 }

@@ -42,7 +42,13 @@ describe("health config", () => {
     // RE2 has neither: both can make a match take exponential time.
     { name: "a backreference", check: { http: { body: { matches: "(a)\\1" } } }, problems: ['targets[0].check.http.body.matches: expected a regular expression in RE2 syntax (error parsing regexp: invalid escape sequence: `\\1`), got "(a)\\\\1"'] },
     { name: "a lookahead", check: { http: { body: { matches: "ok(?=!)" } } }, problems: ['targets[0].check.http.body.matches: expected a regular expression in RE2 syntax (error parsing regexp: invalid or unsupported Perl syntax: `(?=`), got "ok(?=!)"'] },
-    { name: "a header value with a line break", check: { http: { headers: { "X-A": "1\r\nX-B: 2" } } }, problems: ['targets[0].check.http.headers.X-A: expected a header value without line breaks, got "1\\r\\nX-B: 2"'] },
+    { name: "a header value with a line break, without showing it", check: { http: { headers: { "X-A": "1\r\nX-B: 2" } } }, problems: ["targets[0].check.http.headers.X-A: expected a header value without line breaks"] },
+    {
+      name: "a header name that is a whole header, without showing it",
+      check: { http: { headers: { "Authorization: Bearer abc123": "" } } },
+      problems: ["targets[0].check.http.headers: a key (not shown: it may be a secret): expected a header name (letters, digits and !#$%&'*+.^_`|~-)"],
+    },
+    { name: "headers written as a list, without showing them", check: { http: { headers: ["Authorization: Bearer abc123"] } }, problems: ["targets[0].check.http.headers: Invalid input: expected record, received array"] },
   ];
   for (const { name, check, problems: expected } of cases) {
     it(`refuses ${name}`, () => assert.deepEqual(problems(withTarget({ check })), expected));
@@ -50,7 +56,19 @@ describe("health config", () => {
 
   it("never shows a key's text, even when it is not PEM", () => {
     const result = withTarget({ check: { tls: { certPem: "-----BEGIN CERTIFICATE-----", keyPem: "" } } });
-    assert.deepEqual(problems(result), ['targets[0].check.tls.keyPem: expected PEM text, got ""']);
+    assert.deepEqual(problems(result), ["targets[0].check.tls.keyPem: expected PEM text"]);
+  });
+
+  it("never shows PEM text written where a check belongs", () => {
+    const result = withTarget({ check: { tls: "-----BEGIN PRIVATE KEY-----\nabc123\n-----END PRIVATE KEY-----\n" } });
+    assert.deepEqual(problems(result), ["targets[0].check.tls: Invalid input: expected object, received string, got \"(not shown: it may be a secret)\""]);
+  });
+
+  it("hides the secret fields of a whole object it shows (a check indented into sources)", () => {
+    const result = withTarget({ sources: { check: { https: { keyPem: "abc123", caPem: "abc123", headers: { A: "abc123" } } } } });
+    assert.deepEqual(problems(result), [
+      'targets[0].sources: Invalid input: expected array, received object, got {"check":{"https":{"keyPem":"(not shown: it may be a secret)","caPem":"(not s...',
+    ]);
   });
 
   it("takes rise, fall and guards, with counts and percentages", () => {

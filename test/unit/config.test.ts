@@ -471,6 +471,29 @@ describe("parseConfig", () => {
     );
   });
 
+  it("places YAML problems by line and column and never quotes the text, which may hold a key", () => {
+    const secret = "S3CR3T-unit-5f1e";
+    const broken = [
+      `clusters: [{ name: main }]\ntargets:\n  - check:\n      tls:\n        keyPem: |\n  -----BEGIN PRIVATE KEY-----\n  ${secret}\n    x: 1\n`,
+      `k: !${secret} x\n`,
+      `k: *${secret}\n`,
+      `%${secret}\n---\nk: 1\n`,
+      `k: "${secret}\\q"\n`,
+      `k: ${secret}: x\n`,
+    ];
+    for (const text of broken) {
+      assert.throws(
+        () => parseConfig(text, "config.yaml"),
+        (error: unknown) => {
+          assert.ok(error instanceof ConfigError);
+          assert.equal(error.message.includes(secret.slice(0, 8)), false, error.message);
+          return true;
+        },
+      );
+    }
+    assert.throws(() => parseConfig(broken[1]!, "config.yaml"), (error: unknown) => error instanceof ConfigError && error.problems[0] === "line 1, column 4: tag resolve failed");
+  });
+
   it("lists schema problems in the ConfigError, one per line", () => {
     const text = "clusters: [{ name: main }]\ntargets:\n  - { name: db, cluster: main, namespace: shop, service: pg, ports: [{ port: 99999 }], sources: [{ static: [{ address: 10.0.0.1 }] }], check: {} }\n";
 
