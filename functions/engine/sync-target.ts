@@ -14,7 +14,7 @@ import type { Change } from "../plan/changes.ts";
 import type { Writer } from "../plan/labels.ts";
 import { planMemory, readMemory } from "../plan/memory.ts";
 import type { ServiceRef } from "../plan/owner.ts";
-import { claimMemory, claimObjects, type Claimed } from "../plan/ownership.ts";
+import { claimObjects, type Claimed } from "../plan/ownership.ts";
 import { planTarget } from "../plan/plan.ts";
 import { buildService, serviceProblem, type ServiceProblem } from "../plan/service.ts";
 import { planStatus } from "../plan/status.ts";
@@ -109,7 +109,7 @@ export async function checkTarget(target: TargetConfig, context: TargetContext):
 
     const { backends, rejected } = mergeBackends(results.flatMap((result) => (result.status === "ok" ? result.backends : [])));
     report.rejected = rejected;
-    const remembered = readMemory(claimMemory(early.memory, context.writer).memory);
+    const remembered = readMemory(early.memory, context.writer);
     if (remembered.problem) report.warnings.push(remembered.problem);
 
     const check = await buildCheck(target.check, target.ports[0]!.port);

@@ -1,25 +1,41 @@
-import { gunzipSync, gzipSync } from "node:zlib";
 import type { V1ConfigMap } from "@kubernetes/client-node";
 import { emptyMemory, type TargetMemory } from "../decide/memory.ts";
 import { type Change, sameData } from "./changes.ts";
-import { SERVICE, writerLabels } from "./labels.ts";
+import { SERVICE, writerLabels, type Writer } from "./labels.ts";
+import { decodeMemory, encodeMemory } from "./memory-codec.ts";
 import { ownerReferences, type ServiceRef } from "./owner.ts";
+import { claimMemory } from "./ownership.ts";
 
-/** gzip: thousands of backends' memory stays far below a ConfigMap's 1 MiB. */
 const KEY = "memory.json.gz";
 
 export const memoryName = (service: string) => `${service}-ees-memory`;
 
-/** Pure: the memory a ConfigMap holds; an unreadable one is forgotten rather than trusted. */
-export function readMemory(configMap: V1ConfigMap | undefined): { memory: TargetMemory; problem?: string } {
+/**
+ * Pure: the memory the ConfigMap by our name holds, and what to warn about. Its content is untrusted: what
+ * cannot be read is forgotten (the whole, or a record alone) rather than trusted, and one not ours is not read.
+ */
+export function readMemory(configMap: V1ConfigMap | undefined, writer: Writer): { memory: TargetMemory; problem?: string } {
+  const where = `memory ConfigMap ${configMap?.metadata?.namespace}/${configMap?.metadata?.name}`;
+  const [foreign] = claimMemory(configMap, writer).foreign;
+  if (foreign) {
+    return {
+      memory: emptyMemory(),
+      problem: `${where} is not ours (managed by ${foreign.managedBy}), so it is left alone and rise/fall cannot be remembered: each backend takes this run's verdict`,
+    };
+  }
   const data = configMap?.binaryData?.[KEY];
   if (data === undefined) return { memory: emptyMemory() };
   try {
-    const memory = JSON.parse(gunzipSync(Buffer.from(data, "base64")).toString("utf8")) as TargetMemory;
-    if (typeof memory?.backends !== "object" || memory.backends === null) throw new Error("no backends");
-    return { memory };
+    const { memory, badRecords, example, trimmed } = decodeMemory(data);
+    const problems = [
+      ...(badRecords > 0 ? [`${badRecords} unreadable record(s) (the first: ${example}) forgotten: those backends start afresh`] : []),
+      ...(trimmed
+        ? [`trimmed when written to fit its size bound: ${trimmed.records} backend record(s) left out${trimmed.details ? ", failure details dropped" : ""}`]
+        : []),
+    ];
+    return { memory, ...(problems.length > 0 && { problem: `${where}: ${problems.join("; ")}` }) };
   } catch (error) {
-    return { memory: emptyMemory(), problem: `memory ConfigMap ${configMap?.metadata?.name} unreadable (${(error as Error).message}): starting afresh` };
+    return { memory: emptyMemory(), problem: `${where} unreadable (${(error as Error).message}): starting afresh` };
   }
 }
 
@@ -30,7 +46,7 @@ export interface MemoryPlan {
   stored: TargetMemory;
 }
 
-/** Pure: the write, if any, that stores `next`. Unchanged memory writes nothing. */
+/** Pure: the write, if any, that stores `next`, trimmed to its size bound (memory-codec.ts). Unchanged memory writes nothing. */
 export function planMemory(service: ServiceRef, { next, existing, stored }: MemoryPlan): Change[] {
   const labels = { ...existing?.metadata?.labels, ...writerLabels(service.writer), [SERVICE]: service.name };
   // An earlier version's ConfigMap lacks the installation and cluster labels: relabelled even when the memory holds.
@@ -48,7 +64,7 @@ export function planMemory(service: ServiceRef, { next, existing, stored }: Memo
       labels,
       ownerReferences: ownerReferences(service),
     },
-    binaryData: { [KEY]: gzipSync(JSON.stringify(next)).toString("base64") },
+    binaryData: { [KEY]: encodeMemory(next).base64 },
   };
   return [{ action: existing ? "update" : "create", object, endpoints: [] }];
 }

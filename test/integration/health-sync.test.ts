@@ -147,7 +147,7 @@ describe("rise and fall across separate processes", () => {
     assert.equal(run.ready[m2], false, "not ready after fall = 2 failing runs");
 
     const stored = await cluster.admin.core.readNamespacedConfigMap({ namespace: NAMESPACE, name: memoryName("etcd") });
-    const record = readMemory(stored).memory.backends[m2]?.health;
+    const record = readMemory(stored, { ownerId: "default", installation: "default", cluster: "test" }).memory.backends[m2]?.health;
     assert.deepEqual([record?.healthy, record?.streak, record?.reason, record?.detail], [false, 0, "ConnRefused", "ECONNREFUSED"]);
 
     await etcd.startMember("m2");
