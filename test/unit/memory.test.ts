@@ -6,7 +6,6 @@
 // Cases: round trip; idempotency; format 1 read (upgrade); bad records (table); bad wholes (table); gzip bomb;
 // a ConfigMap not ours; a hostile record against rise/fall; sizes for 1k/10k/50k IPv4 and IPv6; trimming.
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
 import type { V1ConfigMap } from "@kubernetes/client-node";
@@ -16,6 +15,7 @@ import { MANAGED_BY, writerLabels } from "../../functions/plan/labels.ts";
 import { decodeMemory, encodeMemory, MAX_STORED_BYTES, MAX_TEXT_BYTES } from "../../functions/plan/memory-codec.ts";
 import { planMemory, readMemory } from "../../functions/plan/memory.ts";
 import type { Verdict } from "../../functions/model.ts";
+import { fleetMemory, randomIpv6 } from "../harness/memory-fleet.ts";
 
 const WRITER = { ownerId: "default", installation: "default", cluster: "test" };
 const SERVICE = { namespace: "ns", name: "svc", uid: "uid-1", writer: WRITER, ports: [{ port: 80, protocol: "TCP" as const }] };
@@ -39,33 +39,6 @@ const healthy = (at: number, extra: Partial<BackendMemory["health"] & object> = 
   sources: ["static"],
   health: { healthy: true, streak: 0, reason: "Passed", since: iso(at), probedAt: iso(at), ...extra },
 });
-
-function ipv6(): string {
-  const groups = randomBytes(8).toString("hex").match(/.{4}/g)!.map((group) => group.replace(/^0+(?=.)/, ""));
-  return `2001:db8:1:2:${groups.join(":")}`;
-}
-const ipv4 = (index: number) => `10.${(index >> 16) & 255}.${(index >> 8) & 255}.${index & 255}`;
-
-/**
- * A fleet's memory as runs leave it: each backend last changed at some run (one a minute) of the last 30 days,
- * most records unchanged since, one in 20 failing with a detail.
- */
-function fleet(count: number, family: "IPv4" | "IPv6"): TargetMemory {
-  const backends: Record<string, BackendMemory> = {};
-  const run = () => NOW - Math.floor(Math.random() * 43_200) * 60_000;
-  for (let index = 0; index < count; index++) {
-    const since = run();
-    const probedAt = Math.random() < 0.8 ? since : Math.max(since, run());
-    const failing = Math.random() < 0.05;
-    backends[family === "IPv4" ? ipv4(index + 1) : ipv6()] = {
-      sources: ["static"],
-      health: failing
-        ? { healthy: false, streak: 0, reason: "Timeout", detail: "http: no answer within 2000 ms", since: iso(since), probedAt: iso(probedAt) }
-        : { healthy: true, streak: 0, reason: "Passed", since: iso(since), probedAt: iso(probedAt) },
-    };
-  }
-  return { backends };
-}
 
 describe("memory: what it writes reads back", () => {
   const memory: TargetMemory = {
@@ -216,7 +189,7 @@ describe("memory: size", () => {
   it("1k, 10k and 50k IPv4 and IPv6 backends fit whole under the bound", (context) => {
     for (const family of ["IPv4", "IPv6"] as const) {
       for (const count of [1000, 10_000, 50_000]) {
-        const memory = fleet(count, family);
+        const memory = fleetMemory(count, family, NOW);
         const started = performance.now();
         const encoded = encodeMemory(memory);
         const encodedAt = performance.now();
@@ -233,7 +206,7 @@ describe("memory: size", () => {
   });
 
   it("the ConfigMap planned for 50,000 IPv6 backends is under the bound", () => {
-    const [change] = planMemory(SERVICE, { next: fleet(50_000, "IPv6"), existing: undefined, stored: { backends: {} } });
+    const [change] = planMemory(SERVICE, { next: fleetMemory(50_000, "IPv6", NOW), existing: undefined, stored: { backends: {} } });
     const data = (change!.object as V1ConfigMap).binaryData!["memory.json.gz"]!;
     assert.ok(Buffer.from(data, "base64").length <= MAX_STORED_BYTES);
   });
@@ -243,7 +216,7 @@ describe("memory: size", () => {
     const backends: Record<string, BackendMemory> = {};
     const kinds = new Map<string, "unchecked" | "steady" | "streak">();
     for (let index = 0; index < 90_000; index++) {
-      const address = ipv6();
+      const address = randomIpv6();
       const since = NOW - Math.floor(Math.random() * 30 * 86_400_000);
       const kind = index % 10 === 0 ? "unchecked" : index % 10 === 1 ? "streak" : "steady";
       kinds.set(address, kind);
