@@ -12,6 +12,10 @@ import type { ReasonCode } from "../model.ts";
 export const MAX_STORED_BYTES = 768 * 1024;
 /** Uncompressed bytes, read or written: 50,000 IPv6 backends take about 3 MB; a gzip bomb stops here. */
 export const MAX_TEXT_BYTES = 4 * 1024 * 1024;
+/** Records, read or written: each costs a parse and a check, so a hostile memory's cost is bounded here. */
+export const MAX_RECORDS = 100_000;
+/** Bad records forgotten one by one; past this many the whole is: a bad line costs a thrown error, 20 times a good one. */
+export const MAX_BAD_RECORDS = 1000;
 /** The older single-document format is parsed whole, and JSON's objects cost up to 20 times their text in heap. */
 const MAX_V1_CHARS = 1024 * 1024;
 const MAX_HEADER_CHARS = 64 * 1024;
@@ -104,6 +108,9 @@ function decodeV2(text: string, newline: number): Decoded {
   if (newline > MAX_HEADER_CHARS) throw new MemoryFormatError(`a header line of ${newline} characters, over ${MAX_HEADER_CHARS}`);
   const top = header.safeParse(parseJson(text.slice(0, newline)));
   if (!top.success) throw new MemoryFormatError(`a header that is not format 2: ${briefly(top.error)}`);
+  let lines = 0;
+  for (let at = text.indexOf("\n", newline + 1); at !== -1; at = text.indexOf("\n", at + 1)) lines++;
+  if (lines > MAX_RECORDS) throw new MemoryFormatError(`${lines} records, over ${MAX_RECORDS}`);
   const { sourceSets, trippedGuards, trimmed } = top.data;
   const decoded = new Decoding();
   for (let start = newline + 1; start < text.length; ) {
@@ -155,7 +162,7 @@ class Decoding {
       this.backends.set(checked.address, record);
       return;
     }
-    this.badRecords++;
+    if (++this.badRecords > MAX_BAD_RECORDS) throw new MemoryFormatError(`over ${MAX_BAD_RECORDS} unreadable records`);
     this.example ??= JSON.stringify(typeof shown === "string" ? shown.slice(0, 60) : shown)?.slice(0, 80);
   }
 
@@ -209,7 +216,7 @@ export interface Encoded {
 }
 
 /**
- * The memory in format 2, within MAX_STORED_BYTES gzipped and MAX_TEXT_BYTES plain. Past either it is trimmed,
+ * The memory in format 2, within MAX_STORED_BYTES gzipped, MAX_TEXT_BYTES plain and MAX_RECORDS. Past any it is trimmed,
  * by this rule: first every failure's `detail` goes; then whole records, those of unchecked backends first
  * (only their sources), then of steady healthy ones (healthy, no streak), then the rest, oldest `probedAt` first. A
  * backend without a record takes its next verdict as if seen for the first time.
@@ -223,9 +230,9 @@ export function encodeMemory(memory: TargetMemory): Encoded {
   const byLeastNeeded = entries.map((entry, index) => ({ index, rank: trimRank(entry[1]) })).sort((a, b) => a.rank[0] - b.rank[0] || a.rank[1] - b.rank[1]);
   let attempt = noDetails;
   let dropped = 0;
-  while (!attempt.fits) {
+  while (!attempt.fits && dropped < entries.length) {
     // Shrink in proportion to the overshoot, and a little more, so a few passes do.
-    const ratio = Math.min(MAX_STORED_BYTES / attempt.encoded.bytes, MAX_TEXT_BYTES / attempt.textBytes);
+    const ratio = Math.min(MAX_STORED_BYTES / attempt.encoded.bytes, MAX_TEXT_BYTES / attempt.textBytes, MAX_RECORDS / (entries.length - dropped));
     dropped = Math.min(entries.length, Math.max(dropped + 1, Math.ceil(entries.length - (entries.length - dropped) * ratio * 0.97)));
     const gone = new Set(byLeastNeeded.slice(0, dropped).map(({ index }) => index));
     attempt = encodeEntries(entries.filter((_entry, index) => !gone.has(index)), memory.trippedGuards, { records: dropped, details: true }, false);
@@ -262,7 +269,7 @@ function encodeEntries(entries: [string, BackendMemory][], guards: string[] | un
   const gzip = gzipSync(text, { level: 9 });
   const textBytes = Buffer.byteLength(text);
   return {
-    fits: gzip.length <= MAX_STORED_BYTES && textBytes <= MAX_TEXT_BYTES,
+    fits: gzip.length <= MAX_STORED_BYTES && textBytes <= MAX_TEXT_BYTES && lines.length <= MAX_RECORDS,
     textBytes,
     encoded: { base64: gzip.toString("base64"), bytes: gzip.length, ...(trimmed && { trimmed }) } satisfies Encoded,
   };

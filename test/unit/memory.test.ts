@@ -12,7 +12,7 @@ import type { V1ConfigMap } from "@kubernetes/client-node";
 import { applyHysteresis } from "../../functions/decide/hysteresis.ts";
 import type { BackendMemory, TargetMemory } from "../../functions/decide/memory.ts";
 import { MANAGED_BY, writerLabels } from "../../functions/plan/labels.ts";
-import { decodeMemory, encodeMemory, MAX_STORED_BYTES, MAX_TEXT_BYTES } from "../../functions/plan/memory-codec.ts";
+import { decodeMemory, encodeMemory, MAX_BAD_RECORDS, MAX_RECORDS, MAX_STORED_BYTES, MAX_TEXT_BYTES } from "../../functions/plan/memory-codec.ts";
 import { planMemory, readMemory } from "../../functions/plan/memory.ts";
 import type { Verdict } from "../../functions/model.ts";
 import { fleetMemory, randomIpv6 } from "../harness/memory-fleet.ts";
@@ -105,12 +105,12 @@ describe("memory: a bad record is forgotten alone", () => {
 
   it("good records beside bad ones are kept, and the warning stays short", () => {
     const rows: unknown[] = [[b64(10, 0, 0, 1), 0, 1, 0, "Passed", SECONDS, 0]];
-    for (let index = 0; index < 1000; index++) rows.push([b64(10, 1, index >> 8, index & 255), 0, "yes", "abc", "Passed", SECONDS, 0]);
+    for (let index = 0; index < MAX_BAD_RECORDS - 1; index++) rows.push([b64(10, 1, index >> 8, index & 255), 0, "yes", "abc", "Passed", SECONDS, 0]);
     rows.push([b64(10, 0, 0, 1), 0]);
     const read = readMemory(configMap(formatTwo(rows)), WRITER);
     assert.deepEqual(Object.keys(read.memory.backends), ["10.0.0.1"]);
     assert.equal(read.memory.backends["10.0.0.1"]!.health?.healthy, true, "the first record of an address counts; a second is dropped");
-    assert.match(read.problem!, /1001 unreadable record\(s\) \(the first: "10\.1\.0\.0"\)/);
+    assert.match(read.problem!, new RegExp(`${MAX_BAD_RECORDS} unreadable record\\(s\\) \\(the first: "10\\.1\\.0\\.0"\\)`));
     assert.ok(read.problem!.length < 300);
   });
 
@@ -151,6 +151,8 @@ describe("memory: a bad whole starts afresh", () => {
     ["a header of an unknown version", formatTwo([], { v: 3, sourceSets: [] }), /not format 2/],
     ["sources 'x' in the header", formatTwo([], { v: 2, sourceSets: "x" }), /not format 2/],
     ["more base64 than the size bound allows", "A".repeat(Math.ceil(MAX_STORED_BYTES / 3) * 4 + 4), /over the 786432-byte bound/],
+    ["more records than MAX_RECORDS", formatTwo(Array.from({ length: MAX_RECORDS + 1 }, () => [b64(10, 0, 0, 1), 0])), /100001 records, over 100000/],
+    ["more bad records than MAX_BAD_RECORDS", formatTwo(Array.from({ length: MAX_BAD_RECORDS + 1 }, () => "")), /over 1000 unreadable records/],
     ["a format 1 document past 1 MiB", formatOne({ "10.0.0.1": { sources: ["static"], pad: "x".repeat(1024 * 1024) } }), /format 1 over/],
   ];
   for (const [name, data, message] of cases) {
