@@ -1,5 +1,7 @@
-// A large target's memory as runs leave it, for the memory format's size tests (unit and integration).
+// Memory ConfigMap content for the memory tests (unit and integration): a large target's memory as runs leave
+// it, and a gzip bomb.
 import { randomBytes } from "node:crypto";
+import { gzipSync } from "node:zlib";
 import type { BackendMemory, TargetMemory } from "../../functions/decide/memory.ts";
 
 /** A random interface id in 2001:db8:1:2::/64, as SLAAC hands them out. */
@@ -29,4 +31,17 @@ export function fleetMemory(count: number, family: "IPv4" | "IPv6", now: number)
     };
   }
   return { backends };
+}
+
+/**
+ * About 199 KiB of gzip that inflates to 200 MB of valid format-1 JSON, `{"backends":{},"pad":[0,0,...]}`: parsed,
+ * its 100 million numbers need far more than a 128 MB Lambda has.
+ */
+export function gzipBomb(): Buffer {
+  const open = '{"backends":{},"pad":[';
+  const close = "0]}";
+  const text = Buffer.alloc(200 * 1024 * 1024, "0,");
+  text.write(open, 0);
+  text.write(close, text.length - close.length);
+  return gzipSync(text, { level: 9 });
 }
