@@ -226,7 +226,7 @@ async function cli(args: string[]) {
   }
 }
 
-const context = (id: string) => ({ awsRequestId: id, functionName: "secrets" }) as Context;
+const context = (id: string) => ({ awsRequestId: id, functionName: "secrets", getRemainingTimeInMillis: () => 60_000 }) as Context;
 const request = (authorization: string | undefined, body: string | null = null) =>
   ({ headers: authorization === undefined ? {} : { Authorization: authorization }, body, requestContext: {} }) as unknown as APIGatewayProxyEvent;
 
