@@ -20,18 +20,14 @@ export interface Action {
   name?: string;
 }
 
-/** An object as a test or the code under test hands it over: client-node's models, or plain JSON. */
-export interface KubeInput {
-  kind?: string;
-  metadata?: V1ObjectMeta;
-}
+/** Metadata as JSON has it: timestamps as text. */
+type JsonMeta = Omit<V1ObjectMeta, "creationTimestamp" | "deletionTimestamp"> & { creationTimestamp?: string; deletionTimestamp?: string };
 
-/** An object as the API server stores it: JSON (timestamps as text), with its kind and metadata. */
-export type StoredObject = {
-  apiVersion: string;
-  kind: string;
-  metadata?: Omit<V1ObjectMeta, "creationTimestamp" | "deletionTimestamp"> & { creationTimestamp?: string; deletionTimestamp?: string };
-} & Record<string, unknown>;
+/** An object as the API server stores it: JSON, with its kind and metadata. */
+export type StoredObject = { apiVersion: string; kind: string; metadata?: JsonMeta } & Record<string, unknown>;
+
+/** An object as a test or the code under test hands it over: one of client-node's models, or plain JSON. */
+export type KubeInput = { kind?: string; metadata?: V1ObjectMeta } | ({ kind?: string; metadata?: JsonMeta } & Record<string, unknown>);
 
 // The type names are client-node's, for its ObjectSerializer.
 const RESOURCES: Record<Resource, { kind: string; apiVersion: string; type: string }> = {
@@ -75,9 +71,9 @@ export class FakeKube {
   #resourceVersion = 100;
   #uids = 0;
 
-  /** The writes recorded so far, as `verb resource namespace/name`. */
-  writes(): string[] {
-    return this.actions.filter((action) => action.verb !== "get" && action.verb !== "list").map(describeAction);
+  /** The writes recorded since `from` (an index into actions), as `verb resource namespace/name`. */
+  writes(from = 0): string[] {
+    return this.actions.slice(from).filter((action) => action.verb !== "get" && action.verb !== "list").map(describeAction);
   }
 
   /** How many `verb`s of `resource` were recorded since `from` (an index into actions). */
