@@ -2,6 +2,7 @@
 // namespaces or a built kube-apiserver. It answers exactly the methods functions/kube/api-methods.ts lists,
 // with client-node's request and response shapes, and records every call so a test can assert "exactly one
 // create of endpointslices". The integration tests run the same code against the real API server.
+import { isDeepStrictEqual } from "node:util";
 import { ApiException } from "@kubernetes/client-node/dist/gen/apis/exception.js";
 import { ObjectSerializer } from "@kubernetes/client-node/dist/gen/models/ObjectSerializer.js";
 import type { V1ObjectMeta } from "@kubernetes/client-node";
@@ -95,11 +96,7 @@ export class FakeKube {
 
   /** Puts `object` in place as someone else would have, replacing any by its name; returns what is stored. */
   seed(object: KubeInput): StoredObject {
-    const resource = resourceOf(object.kind);
-    const stored = this.#stored(resource, object);
-    stored.metadata = { ...stored.metadata, uid: this.#uid(), resourceVersion: this.#nextVersion(), creationTimestamp: new Date().toISOString() };
-    this.#objects.set(keyOf(resource, stored.metadata.namespace, stored.metadata.name), stored);
-    return structuredClone(stored);
+    return this.#insert(resourceOf(object.kind), object.metadata?.namespace ?? "", object.metadata?.name ?? "", object);
   }
 
   /** Changes a stored object as another writer would (a new resourceVersion); returns what is stored. */
@@ -144,14 +141,10 @@ export class FakeKube {
     if (body.metadata?.namespace !== undefined && body.metadata.namespace !== namespace) {
       throw apiError(400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request");
     }
-    const key = keyOf(resource, namespace, name);
-    if (this.#objects.has(key)) throw apiError(409, "AlreadyExists", `${resource} "${name}" already exists`, { name, kind: resource });
-    // etcd3's storage refuses it with a plain error, which the API server answers as 500.
-    if (body.metadata?.resourceVersion) throw apiError(500, "InternalError", "resourceVersion should not be set on objects to be created");
-    const stored = this.#stored(resource, body);
-    stored.metadata = { ...stored.metadata, name, namespace, uid: this.#uid(), resourceVersion: this.#nextVersion(), creationTimestamp: new Date().toISOString() };
-    this.#objects.set(key, stored);
-    return structuredClone(stored);
+    if (this.#objects.has(keyOf(resource, namespace, name))) throw apiError(409, "AlreadyExists", `${qualified(resource)} "${name}" already exists`, { name, kind: resource });
+    // etcd3's storage refuses it with a plain error, which the API server answers as 500 with no reason.
+    if (body.metadata?.resourceVersion) throw apiError(500, undefined, "resourceVersion should not be set on objects to be created");
+    return this.#insert(resource, namespace, name, body);
   }
 
   replace(resource: Resource, namespace: string, name: string, body: KubeInput): StoredObject {
@@ -159,16 +152,26 @@ export class FakeKube {
     if (body.metadata?.name !== name) throw apiError(400, "BadRequest", `the name of the object (${body.metadata?.name}) does not match the name on the URL (${name})`);
     const key = keyOf(resource, namespace, name);
     const current = this.#objects.get(key);
-    if (!current) throw notFound(resource, name);
+    if (!current) {
+      // Of these resources only Endpoints is created by an update (AllowCreateOnUpdate in its registry).
+      if (resource !== "endpoints") throw notFound(resource, name);
+      return this.#insert(resource, namespace, name, body);
+    }
     const sent = body.metadata;
     if (sent.uid && sent.uid !== current.metadata?.uid) {
-      throw apiError(409, "Conflict", `Precondition failed: UID in precondition: ${sent.uid}, UID in object meta: ${current.metadata?.uid}`, { name, kind: resource });
+      throw apiError(
+        409,
+        "Conflict",
+        `Operation cannot be fulfilled on ${qualified(resource)} "${name}": StorageError: invalid object, Code: 4, Key: ${storageKey(resource, namespace, name)}, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in precondition: ${sent.uid}, UID in object meta: ${current.metadata?.uid}`,
+        { name, kind: resource },
+      );
     }
-    if (sent.resourceVersion && sent.resourceVersion !== current.metadata?.resourceVersion) {
-      throw apiError(409, "Conflict", `Operation cannot be fulfilled on ${resource} "${name}": the object has been modified; please apply your changes to the latest version and try again`, { name, kind: resource });
-    }
+    if (sent.resourceVersion && sent.resourceVersion !== current.metadata?.resourceVersion) throw modified(resource, name);
     const stored = this.#stored(resource, body);
-    stored.metadata = { ...stored.metadata, namespace, uid: current.metadata?.uid, creationTimestamp: current.metadata?.creationTimestamp, resourceVersion: this.#nextVersion() };
+    stored.metadata = { ...stored.metadata, namespace, uid: current.metadata?.uid, creationTimestamp: current.metadata?.creationTimestamp, resourceVersion: current.metadata?.resourceVersion };
+    // An update that changes nothing is not written: the resourceVersion stays.
+    if (isDeepStrictEqual(stored, current)) return structuredClone(current);
+    stored.metadata.resourceVersion = this.#nextVersion();
     this.#objects.set(key, stored);
     return structuredClone(stored);
   }
@@ -178,12 +181,13 @@ export class FakeKube {
     const key = keyOf(resource, namespace, name);
     const current = this.#objects.get(key);
     if (!current) throw notFound(resource, name);
-    for (const field of ["uid", "resourceVersion"] as const) {
-      const wanted = preconditions[field];
-      if (wanted && wanted !== current.metadata?.[field]) {
-        const label = field === "uid" ? "UID" : "ResourceVersion";
-        throw apiError(409, "Conflict", `Operation cannot be fulfilled on ${resource} "${name}": Precondition failed: ${label} in precondition: ${wanted}, ${label} in object meta: ${current.metadata?.[field]}`, { name, kind: resource });
-      }
+    const { kind, apiVersion } = RESOURCES[resource];
+    const group = apiVersion.includes("/") ? `.${apiVersion.split("/")[0]}` : "";
+    const failed = (field: string, wanted: string, found: string | undefined, why: string) =>
+      apiError(409, "Conflict", `Operation cannot be fulfilled on ${kind}${group} "${name}": the ${field} in the precondition (${wanted}) does not match the ${field} in record (${found}). ${why}`, { name, kind: resource });
+    if (preconditions.uid && preconditions.uid !== current.metadata?.uid) throw failed("UID", preconditions.uid, current.metadata?.uid, "The object might have been deleted and then recreated");
+    if (preconditions.resourceVersion && preconditions.resourceVersion !== current.metadata?.resourceVersion) {
+      throw failed("ResourceVersion", preconditions.resourceVersion, current.metadata?.resourceVersion, "The object might have been modified");
     }
     this.#objects.delete(key);
     return current;
@@ -252,6 +256,13 @@ export class FakeKube {
     return new FakeConnections(this);
   }
 
+  #insert(resource: Resource, namespace: string, name: string, body: KubeInput): StoredObject {
+    const stored = this.#stored(resource, body);
+    stored.metadata = { ...stored.metadata, name, namespace, uid: this.#uid(), resourceVersion: this.#nextVersion(), creationTimestamp: new Date().toISOString() };
+    this.#objects.set(keyOf(resource, namespace, name), stored);
+    return structuredClone(stored);
+  }
+
   #request(verb: Verb, resource: Resource, namespace: string | undefined, name: string | undefined): void {
     this.actions.push({ verb, resource, ...(namespace !== undefined && { namespace }), ...(name !== undefined && { name }) });
     if (verb === "get" || verb === "list") return;
@@ -259,7 +270,7 @@ export class FakeKube {
     if (!fault) return;
     if (--fault.times === 0) this.#faults = this.#faults.filter((candidate) => candidate !== fault);
     fault.before?.(this);
-    if (fault.code === 409) throw apiError(409, "Conflict", `Operation cannot be fulfilled on ${resource} "${name}": the object has been modified (injected by the test)`, { name, kind: resource });
+    if (fault.code === 409) throw modified(resource, name ?? "");
     if (fault.code !== undefined) throw apiError(fault.code, "InternalError", `an error injected by the test on ${verb} ${resource} ${namespace}/${name}`);
   }
 
@@ -308,12 +319,28 @@ const sent = (resource: Resource, body: object): KubeInput => JSON.parse(JSON.st
 const received = (resource: Resource, stored: StoredObject): any => ObjectSerializer.deserialize(structuredClone(stored), RESOURCES[resource].type, "");
 
 /** As client-node throws for an answer outside 2xx: the code, and the Status body as text. */
-function apiError(code: number, reason: string, message: string, details?: { name?: string; kind?: string }): ApiException<string> {
-  const status = { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason, ...(details && { details }), code };
+function apiError(code: number, reason: string | undefined, message: string, details?: { name?: string; kind?: string }): ApiException<string> {
+  const status = { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, ...(reason && { reason }), ...(details && { details }), code };
   return new ApiException(code, "Unknown API Status Code!", JSON.stringify(status), { "content-type": "application/json" });
 }
 
-const notFound = (resource: Resource, name: string) => apiError(404, "NotFound", `${resource} "${name}" not found`, { name, kind: resource });
+/** How the API server names a resource in its messages: `endpointslices.discovery.k8s.io`, `configmaps`. */
+function qualified(resource: Resource): string {
+  const { apiVersion } = RESOURCES[resource];
+  return apiVersion.includes("/") ? `${resource}.${apiVersion.split("/")[0]}` : resource;
+}
+
+/** Where etcd keeps it: in some of its messages. */
+function storageKey(resource: Resource, namespace: string, name: string): string {
+  const prefix = { services: "services/specs", endpoints: "services/endpoints" }[resource as string] ?? resource;
+  return `/registry/${prefix}/${namespace}/${name}`;
+}
+
+const notFound = (resource: Resource, name: string) => apiError(404, "NotFound", `${qualified(resource)} "${name}" not found`, { name, kind: resource });
+
+/** A write that lost the race: what a stale resourceVersion gets. */
+const modified = (resource: Resource, name: string) =>
+  apiError(409, "Conflict", `Operation cannot be fulfilled on ${qualified(resource)} "${name}": the object has been modified; please apply your changes to the latest version and try again`, { name, kind: resource });
 
 /** `a=b,c!=d,e,!f`; set-based selectors (in, notin) are answered 400 rather than misread. */
 function labelMatcher(selector: string | undefined): (labels: Record<string, string>) => boolean {
