@@ -1,7 +1,8 @@
 // A made-up Kubernetes API server in memory, for unit tests that run the engine without root, network
 // namespaces or a built kube-apiserver. It answers exactly the methods functions/kube/api-methods.ts lists,
 // with client-node's request and response shapes, and records every call so a test can assert "exactly one
-// create of endpointslices". The integration tests run the same code against the real API server.
+// create of endpointslices". test/integration/fake-kube.test.ts makes the same calls to a real kube-apiserver
+// and to this fake and requires the same answers; the other integration tests run the engine on the real one.
 import { isDeepStrictEqual } from "node:util";
 import { ApiException } from "@kubernetes/client-node/dist/gen/apis/exception.js";
 import { ObjectSerializer } from "@kubernetes/client-node/dist/gen/models/ObjectSerializer.js";
@@ -56,13 +57,15 @@ interface Fault {
 
 /**
  * Keeps objects by resource, namespace and name; gives each a uid and creationTimestamp on create and a new
- * resourceVersion on every write. Like the real one it answers 404 for a missing object, 409 for a create
- * of an existing name, an update planned against a stale resourceVersion or another uid, and a delete whose
- * preconditions do not hold, each as client-node's ApiException with a Status body; it stores JSON (fields
- * set to undefined vanish) and omits what core/v1 marks omitempty on Endpoints (an empty port name, an empty
- * subsets list). Label selectors `a=b`, `a!=b`, `a` and `!a` work on every list; field selectors only on
- * Events' involvedObject and metadata. It knows nothing else of Kubernetes: no RBAC, no validation, no
- * defaulting, no garbage collection, no controllers.
+ * resourceVersion on every write that changes it (an update that changes nothing keeps it, as the real one
+ * does). Like the real one it answers 404 for a missing object, 409 for a create of an existing name, an
+ * update planned against a stale resourceVersion or another uid, and a delete whose preconditions do not
+ * hold, each as client-node's ApiException with the real Status body and message; an update of a missing
+ * Endpoints creates it. It stores JSON (fields set to undefined vanish) and omits what core/v1 marks
+ * omitempty on Endpoints (an empty port name, an empty subsets list); lists come in name order, their items
+ * without kind. Label selectors `a=b`, `a==b`, `a!=b`, `a` and `!a` work on every list; field selectors
+ * only on metadata and Events' involvedObject. It knows nothing else of Kubernetes: no RBAC, no validation,
+ * no defaulting, no garbage collection, no controllers.
  */
 export class FakeKube {
   /** Every call made through clients(), and every write made through create/replace/delete, in order. */
@@ -309,13 +312,12 @@ class FakeConnections extends ClusterConnections {
 
 const keyOf = (resource: Resource, namespace: string | undefined, name: string | undefined) => `${resource}/${namespace ?? ""}/${name ?? ""}`;
 
-export const describeAction = (action: Action) => `${action.verb} ${action.resource} ${action.namespace ?? "*"}/${action.name ?? "*"}`;
+const describeAction = (action: Action) => `${action.verb} ${action.resource} ${action.namespace ?? "*"}/${action.name ?? "*"}`;
 
 /** The request body as client-node sends it: its serializer's JSON. */
 const sent = (resource: Resource, body: object): KubeInput => JSON.parse(JSON.stringify(ObjectSerializer.serialize(body, RESOURCES[resource].type, ""))) as KubeInput;
 
-/** The response as client-node hands it back: an instance of its model class, dates as Date. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+/** The response as client-node hands it back: an instance of its model class, dates as Date (typed by the method it answers). */
 const received = (resource: Resource, stored: StoredObject): any => ObjectSerializer.deserialize(structuredClone(stored), RESOURCES[resource].type, "");
 
 /** As client-node throws for an answer outside 2xx: the code, and the Status body as text. */
