@@ -3,7 +3,7 @@
 // test/integration/sync.test.ts runs the same paths against a real API server.
 //
 // Cases: a new target writes exactly one slice, Endpoints and memory, and a resync writes nothing;
-// fast-detection rounds are counted and merged (a failed round keeps its error); pruning under sync
+// a dry run writes nothing; fast-detection rounds are counted and merged (a failed round keeps its error); pruning under sync
 // deletes what left the config, the prune guard holds back `targets: []` unless allowPruneAll, and another
 // installation's or cluster entry's objects are never touched; upsert-only lists nothing to prune; a Service
 // that gains a selector loses our objects and gets a Warning Event.
@@ -93,7 +93,19 @@ describe("runSync against the in-memory fake API server", () => {
     assert.equal(fake.object("endpointslices", NAMESPACE, "db-ipv4-0")?.metadata?.ownerReferences?.[0]?.uid, uid);
   });
 
-  describe("fast detection", () => {
+  it("a dry run plans the same changes and writes nothing", async () => {
+    const fake = fakeWithServices("db");
+
+    const { report, writes, events } = await sync(fake, config([target("db")]), { dryRun: true });
+
+    assert.equal(report.targets[0]?.status, "planned");
+    assert.deepEqual(report.targets[0]?.changes.map((change) => `${change.action} ${change.kind} ${change.name}`), ["create EndpointSlice db-ipv4-0", "create Endpoints db", "create ConfigMap db-ees-memory"]);
+    assert.deepEqual(writes, []);
+    assert.equal(events, 0);
+  });
+
+  // Each test waits out one fast-detection interval (1 s, the least the config takes): they wait together.
+  describe("fast detection", { concurrency: true }, () => {
     const fast = (targets: Record<string, unknown>[]) => config(targets, { fastDetection: { everySeconds: 1, forSeconds: 2 } });
 
     it("counts its rounds and merges their changes and writes", async () => {
