@@ -2,7 +2,8 @@
 // hooks stand in for the races a real API server only shows by chance. test/integration/sync.test.ts has a
 // 409 retry and a refused write against the real one.
 //
-// Cases: a 409 on update is re-read and rebased (the other writer's fields survive); a 409 on create of an
+// Cases: a 409 on update is re-read and rebased (the other writer's fields survive, and our status stamp
+// too); a 409 on create of an
 // object that is not there is created again; retries stop after MAX_CONFLICT_RETRIES; an object that turns
 // out not to be ours raises NotOursError and is not written; a 404 on delete is success; a 500 fails with
 // an ApplyError counting the writes made, and the deletes never start.
@@ -12,6 +13,7 @@ import { ApplyError, applyChanges, MAX_CONFLICT_RETRIES, NotOursError } from "..
 import { KubeApiError } from "../../functions/kube/errors.ts";
 import type { Change, KubeObject } from "../../functions/plan/changes.ts";
 import { endpointsLabels, sliceLabels, type Writer } from "../../functions/plan/labels.ts";
+import { ENDPOINT_COUNTS, LAST_SYNC } from "../../functions/plan/status.ts";
 import { FakeKube } from "../harness/fake-kube.ts";
 
 const NAMESPACE = "shop";
@@ -56,6 +58,24 @@ describe("applyChanges against the in-memory fake API server", () => {
     assert.equal(fake.count("get", "endpointslices"), 1, "re-read once");
     assert.deepEqual(addressesOf(fake, "db-ipv4-0"), ["192.0.2.10", "192.0.2.11"]);
     assert.deepEqual(fake.object("endpointslices", NAMESPACE, "db-ipv4-0")?.metadata?.annotations, { "someone/else": "was here" });
+  });
+
+  it("a 409 on an update that stamps the status: the retry keeps our annotations beside the other writer's", async () => {
+    const fake = new FakeKube();
+    fake.seed(slice("db-ipv4-0", ["192.0.2.10"]));
+    const read = asRead(fake, slice("db-ipv4-0", ["192.0.2.10"]));
+    const stamp = { [LAST_SYNC]: "2026-11-30T10:00:00.000Z", [ENDPOINT_COUNTS]: "1 ready, 0 not ready" };
+    const planned = { ...read, metadata: { ...read.metadata, annotations: stamp } } as KubeObject;
+    fake.beforeNext("update", "endpointslices", (kube) =>
+      kube.edit("endpointslices", NAMESPACE, "db-ipv4-0", (object) => {
+        object.metadata!.annotations = { "someone/else": "was here" };
+      }),
+    );
+
+    const result = await applyChanges(fake.clients(), [change("update", planned)], WRITER);
+
+    assert.deepEqual(result, { writes: 1, conflictsRetried: 1 });
+    assert.deepEqual(fake.object("endpointslices", NAMESPACE, "db-ipv4-0")?.metadata?.annotations, { "someone/else": "was here", ...stamp });
   });
 
   it("a 409 on create of an object that is not there: created again", async () => {
