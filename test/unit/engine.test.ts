@@ -212,8 +212,11 @@ describe("runSync against the in-memory fake API server", () => {
 
       assert.deepEqual(writes, []);
       assert.deepEqual(report.pruned, [{ cluster: "main", changes: [] }]);
-      const listed = fake.objects("endpointslices").map((slice) => `${slice.metadata?.labels?.[OWNER]} ${slice.metadata?.labels?.[INSTALLATION]} ${slice.metadata?.labels?.[CLUSTER_ENTRY]}`);
-      assert.equal(listed.length, 4, "every other writer's slice is still there");
+      const writers = (resource: "endpointslices" | "endpoints") =>
+        fake.objects(resource).map((object) => `${object.metadata?.labels?.[OWNER]} ${object.metadata?.labels?.[INSTALLATION]} ${object.metadata?.labels?.[CLUSTER_ENTRY]}`);
+      const everyone = ["default default main", "default ees-staging main", "default default main-again", "team-b default main"];
+      assert.deepEqual(writers("endpointslices"), everyone);
+      assert.deepEqual(writers("endpoints"), everyone);
     });
   });
 
