@@ -155,6 +155,8 @@ function rebase(planned: KubeObject, current: KubeObject): KubeObject {
       ...current.metadata,
       managedFields: undefined,
       labels: { ...current.metadata?.labels, ...metadata?.labels },
+      // Ours (the status stamp) on top of theirs, as with labels: the retry must still write it.
+      annotations: metadata?.annotations ? { ...current.metadata?.annotations, ...metadata.annotations } : current.metadata?.annotations,
       ownerReferences: metadata?.ownerReferences,
     },
   } as KubeObject;

@@ -10,6 +10,7 @@ import { claimObjects } from "../../functions/plan/ownership.ts";
 import type { ServiceRef } from "../../functions/plan/owner.ts";
 import { planTarget, type PlanInput } from "../../functions/plan/plan.ts";
 import { serviceProblem } from "../../functions/plan/service.ts";
+import { FakeKube, resourceOf } from "../harness/fake-kube.ts";
 
 const WRITER = { ownerId: "team-a", installation: "ees-prod", cluster: "main" };
 const PORTS: PortConfig[] = [{ name: "pg", port: 5432, protocol: "TCP" }];
@@ -39,79 +40,44 @@ function manyEndpoints(count: number, start = 0): DesiredEndpoint[] {
 }
 
 /**
- * An in-memory stand-in for the API server, only for the planner's idempotency tests:
- * it keeps objects by kind/namespace/name, gives created objects a uid and a resourceVersion,
- * refuses updates and deletes planned against a stale resourceVersion, and bumps it on every update.
- * Like the real one it stores JSON (fields set to undefined vanish) and omits what core/v1 marks omitempty
- * on Endpoints (an empty port name, an empty subsets list). It knows nothing else of Kubernetes
- * (no validation, no defaulting, no garbage collection).
+ * The planner's view of the fake API server (test/harness/fake-kube.ts), only for the idempotency tests: plans
+ * are applied as written, without applyChanges' re-read on conflict, so a plan made against a stale
+ * resourceVersion fails here, and a planned update or delete must name the resourceVersion it was planned against.
  */
 class InMemoryApiServer {
-  readonly #objects = new Map<string, KubeObject>();
-  #version = 100;
-  #uids = 0;
-  writes = 0;
+  readonly #kube = new FakeKube();
 
-  /** What the API server would store and return for `object`. */
-  static stored(object: KubeObject): KubeObject {
-    const stored = JSON.parse(JSON.stringify(object)) as KubeObject;
-    if (stored.kind === "Endpoints") {
-      for (const subset of stored.subsets ?? []) for (const port of subset.ports ?? []) if (port.name === "") delete port.name;
-      if (stored.subsets?.length === 0) delete stored.subsets;
-    }
-    return stored;
-  }
-
-  static key(object: KubeObject): string {
-    return `${object.kind}/${object.metadata?.namespace ?? ""}/${object.metadata?.name ?? ""}`;
+  get writes(): number {
+    return this.#kube.writes().length;
   }
 
   create(object: KubeObject): void {
-    const key = InMemoryApiServer.key(object);
-    assert.ok(object.metadata?.name, `create ${key}: the object has no name`);
-    assert.equal(this.#objects.has(key), false, `create ${key}: already exists`);
-    assert.equal(object.metadata?.resourceVersion, undefined, `create ${key}: resourceVersion must not be set on create`);
-    const stored = InMemoryApiServer.stored(object);
-    stored.metadata = { ...stored.metadata, uid: `uid-${++this.#uids}`, resourceVersion: String(++this.#version) };
-    this.#objects.set(key, stored);
-    this.writes++;
+    this.#kube.create(resourceOf(object.kind), object.metadata?.namespace ?? "", object);
   }
 
   update(object: KubeObject): void {
-    const key = InMemoryApiServer.key(object);
-    const current = this.#objects.get(key);
-    assert.ok(current, `update ${key}: not found`);
-    assert.equal(object.metadata?.resourceVersion, current.metadata?.resourceVersion, `update ${key}: conflict, planned against a stale resourceVersion`);
-    assert.equal(object.metadata?.uid, current.metadata?.uid, `update ${key}: uid changed`);
-    const stored = InMemoryApiServer.stored(object);
-    stored.metadata = { ...stored.metadata, resourceVersion: String(++this.#version) };
-    this.#objects.set(key, stored);
-    this.writes++;
+    assert.ok(object.metadata?.resourceVersion, `update ${object.kind} ${object.metadata?.name}: planned without a resourceVersion`);
+    this.#kube.replace(resourceOf(object.kind), object.metadata.namespace ?? "", object.metadata.name ?? "", object);
   }
 
   delete(object: KubeObject): void {
-    const key = InMemoryApiServer.key(object);
-    const current = this.#objects.get(key);
-    assert.ok(current, `delete ${key}: not found`);
-    assert.equal(object.metadata?.resourceVersion, current.metadata?.resourceVersion, `delete ${key}: precondition failed`);
-    this.#objects.delete(key);
-    this.writes++;
+    const { namespace = "", name = "", uid, resourceVersion } = object.metadata ?? {};
+    assert.ok(resourceVersion, `delete ${object.kind} ${name}: planned without a resourceVersion`);
+    this.#kube.delete(resourceOf(object.kind), namespace, name, { uid, resourceVersion });
   }
 
   /** Puts an object in place as someone else would have (not counted as our write). */
   seed(object: KubeObject): void {
-    const stored = InMemoryApiServer.stored(object);
-    stored.metadata = { ...stored.metadata, uid: `uid-${++this.#uids}`, resourceVersion: String(++this.#version) };
-    this.#objects.set(InMemoryApiServer.key(stored), stored);
+    this.#kube.seed(object);
   }
 
+  // What the API server stores is JSON; these tests read it as the planner's input types.
   slices(): V1EndpointSlice[] {
-    return [...this.#objects.values()].filter((object) => object.kind === "EndpointSlice").map((object) => structuredClone(object));
+    return this.#kube.objects("endpointslices") as unknown as V1EndpointSlice[];
   }
 
   endpoints(name: string): V1Endpoints | undefined {
-    const found = [...this.#objects.values()].find((object) => object.kind === "Endpoints" && object.metadata?.name === name);
-    return found && structuredClone(found);
+    return this.#kube.objects("endpoints").find((object) => object.metadata?.name === name) as unknown as V1Endpoints | undefined;
   }
 }
 

@@ -1,0 +1,254 @@
+// The engine against the in-memory fake API server (test/harness/fake-kube.ts): no root, no network, no
+// kube-apiserver. Backends are documentation addresses with `check: none`, so nothing is ever probed.
+// test/integration/sync.test.ts runs the same paths against a real API server.
+//
+// Cases: a new target writes exactly one slice, Endpoints and memory, and a resync writes nothing;
+// a dry run writes nothing; fast-detection rounds are counted and merged (a failed round keeps its error); pruning under sync
+// deletes what left the config, the prune guard holds back `targets: []` unless allowPruneAll, and another
+// installation's or cluster entry's objects are never touched; upsert-only lists nothing to prune; a Service
+// that gains a selector loses our objects and gets a Warning Event.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { validateConfig } from "../../functions/config/load.ts";
+import type { Config } from "../../functions/config/schema.ts";
+import { runSync } from "../../functions/engine/run.ts";
+import { CLUSTER_ENTRY, INSTALLATION, OWNER, sliceLabels, endpointsLabels, type Writer } from "../../functions/plan/labels.ts";
+import { FakeKube } from "../harness/fake-kube.ts";
+
+const NAMESPACE = "shop";
+const WRITER: Writer = { ownerId: "default", installation: "default", cluster: "main" };
+const ADDRESSES = ["192.0.2.10", "192.0.2.11"];
+
+function target(service: string, overrides: Record<string, unknown> = {}) {
+  return {
+    name: service,
+    cluster: "main",
+    namespace: NAMESPACE,
+    service,
+    ports: [{ name: "pg", port: 5432 }],
+    sources: [{ name: "vms", static: ADDRESSES.map((address) => ({ address })) }],
+    check: { none: {} },
+    ...overrides,
+  };
+}
+
+/** A config through the real validator, so the tests run with the defaults users get. */
+function config(targets: Record<string, unknown>[], extra: Record<string, unknown> = {}): Config {
+  const result = validateConfig({ clusters: [{ name: "main" }], targets, ...extra });
+  if (!result.ok) throw new Error(`test config is invalid:\n${result.problems.join("\n")}`);
+  return result.config;
+}
+
+/** A fake holding selector-less Services for `services`, as a user would have made them. */
+function fakeWithServices(...services: string[]): FakeKube {
+  const fake = new FakeKube();
+  for (const name of services) fake.seed({ kind: "Service", metadata: { name, namespace: NAMESPACE }, spec: { ports: [{ name: "pg", port: 5432, protocol: "TCP" }] } });
+  return fake;
+}
+
+/** Runs the syncer over the fake; returns the report and the writes it made, events apart. */
+async function sync(fake: FakeKube, configured: Config, options: Parameters<typeof runSync>[2] = {}) {
+  const mark = fake.actions.length;
+  const report = await runSync(configured, fake.connections(), options);
+  const writes = fake.writes(mark);
+  return { report, writes: writes.filter((write) => !write.includes(" events ")).sort(), events: writes.filter((write) => write.includes(" events ")).length };
+}
+
+const eventsOf = (fake: FakeKube, service: string) =>
+  fake.objects("events", { namespace: NAMESPACE }).filter((event) => (event.involvedObject as { name?: string }).name === service) as { type?: string; reason?: string; message?: string }[];
+
+describe("runSync against the in-memory fake API server", () => {
+  it("a new target: exactly one create of endpointslices, endpoints and configmaps; a resync writes nothing", async () => {
+    const fake = fakeWithServices("db");
+    const configured = config([target("db")]);
+
+    const first = await sync(fake, configured);
+
+    assert.equal(first.report.targets[0]?.error, undefined);
+    assert.equal(first.report.targets[0]?.status, "synced");
+    assert.deepEqual(first.writes, ["create configmaps shop/db-ees-memory", "create endpoints shop/db", "create endpointslices shop/db-ipv4-0"]);
+    assert.equal(first.report.targets[0]?.writes, 3);
+    const slice = fake.object("endpointslices", NAMESPACE, "db-ipv4-0");
+    assert.deepEqual((slice?.endpoints as { addresses: string[] }[]).map((entry) => entry.addresses[0]), ADDRESSES);
+    assert.deepEqual(eventsOf(fake, "db").map((event) => `${event.type} ${event.reason}`), ["Normal EndpointsChanged"]);
+
+    const again = await sync(fake, configured);
+
+    assert.equal(again.report.ok, true);
+    assert.equal(again.report.targets[0]?.status, "unchanged");
+    assert.deepEqual(again.writes, []);
+    assert.equal(again.events, 0);
+    assert.equal(again.report.targets[0]?.writes, 0);
+  });
+
+  it("a missing Service with createService: the Service first, then the rest, owned by the Service's uid", async () => {
+    const fake = new FakeKube();
+
+    const { report, writes } = await sync(fake, config([target("db", { createService: true })]));
+
+    assert.equal(report.targets[0]?.status, "synced");
+    assert.deepEqual(writes, ["create configmaps shop/db-ees-memory", "create endpoints shop/db", "create endpointslices shop/db-ipv4-0", "create services shop/db"]);
+    assert.equal(fake.actions.findIndex((action) => action.verb === "create"), fake.actions.findIndex((action) => action.verb === "create" && action.resource === "services"));
+    const uid = fake.object("services", NAMESPACE, "db")?.metadata?.uid;
+    assert.equal(fake.object("endpointslices", NAMESPACE, "db-ipv4-0")?.metadata?.ownerReferences?.[0]?.uid, uid);
+  });
+
+  it("a dry run plans the same changes and writes nothing", async () => {
+    const fake = fakeWithServices("db");
+
+    const { report, writes, events } = await sync(fake, config([target("db")]), { dryRun: true });
+
+    assert.equal(report.targets[0]?.status, "planned");
+    assert.deepEqual(report.targets[0]?.changes.map((change) => `${change.action} ${change.kind} ${change.name}`), ["create EndpointSlice db-ipv4-0", "create Endpoints db", "create ConfigMap db-ees-memory"]);
+    assert.deepEqual(writes, []);
+    assert.equal(events, 0);
+  });
+
+  // Each test waits out one fast-detection interval (1 s, the least the config takes): they wait together.
+  describe("fast detection", { concurrency: true }, () => {
+    const fast = (targets: Record<string, unknown>[]) => config(targets, { fastDetection: { everySeconds: 1, forSeconds: 2 } });
+
+    it("counts its rounds and merges their changes and writes", async () => {
+      const fake = fakeWithServices("db");
+      // After the first round has written, someone deletes our slice: the second round puts it back.
+      fake.beforeNext("create", "events", (kube) => kube.remove("endpointslices", NAMESPACE, "db-ipv4-0"));
+
+      const { report, writes } = await sync(fake, fast([target("db")]), { fastDetection: true });
+
+      assert.equal(report.rounds, 2);
+      assert.equal(fake.count("get", "services"), 2, "one read of the Service per round");
+      const merged = report.targets[0]!;
+      assert.equal(merged.status, "synced");
+      assert.deepEqual(merged.changes.map((change) => `${change.action} ${change.kind} ${change.name}`), [
+        "create EndpointSlice db-ipv4-0",
+        "create Endpoints db",
+        "create ConfigMap db-ees-memory",
+        "create EndpointSlice db-ipv4-0",
+      ]);
+      assert.equal(merged.writes, 4);
+      assert.equal(writes.filter((write) => write === "create endpointslices shop/db-ipv4-0").length, 2);
+    });
+
+    it("a round that failed keeps the merged report failed, with its error", async () => {
+      const fake = fakeWithServices("db");
+      fake.failNext("create", "configmaps", 500);
+
+      const { report } = await sync(fake, fast([target("db")]), { fastDetection: true });
+
+      assert.equal(report.rounds, 2);
+      const merged = report.targets[0]!;
+      assert.equal(merged.status, "failed");
+      assert.match(merged.error ?? "", /create ConfigMap shop\/db-ees-memory: HTTP 500 an error injected by the test/);
+      assert.equal(merged.writes, 3, "two writes in the first round, the memory in the second");
+      assert.ok(fake.object("configmaps", NAMESPACE, "db-ees-memory"), "the second round wrote the memory");
+    });
+
+    it("without the run asking for it, one round", async () => {
+      const fake = fakeWithServices("db");
+
+      const { report } = await sync(fake, fast([target("db")]));
+
+      assert.equal(report.rounds, undefined);
+      assert.equal(fake.count("get", "services"), 1);
+    });
+  });
+
+  describe("pruning", () => {
+    it("under policy sync, a target that left the config loses its slice, Endpoints and memory", async () => {
+      const fake = fakeWithServices("db", "cache");
+      await sync(fake, config([target("db"), target("cache")]));
+
+      const { report, writes } = await sync(fake, config([target("db")]));
+
+      assert.deepEqual(writes, ["delete configmaps shop/cache-ees-memory", "delete endpoints shop/cache", "delete endpointslices shop/cache-ipv4-0"]);
+      assert.deepEqual(report.pruned.map((pruned) => pruned.changes.map((change) => `${change.action} ${change.kind} ${change.name}`)), [
+        ["delete EndpointSlice cache-ipv4-0", "delete Endpoints cache", "delete ConfigMap cache-ees-memory"],
+      ]);
+      assert.ok(fake.object("endpointslices", NAMESPACE, "db-ipv4-0"), "the configured target keeps its slice");
+      assert.ok(fake.object("services", NAMESPACE, "cache"), "the Service is the user's: it stays");
+    });
+
+    it("under upsert-only, nothing is listed or deleted", async () => {
+      const fake = fakeWithServices("db", "cache");
+      await sync(fake, config([target("db"), target("cache")]));
+      const mark = fake.actions.length;
+
+      const { report, writes } = await sync(fake, config([target("db")], { policy: "upsert-only" }));
+
+      assert.deepEqual(writes, []);
+      assert.deepEqual(report.pruned, []);
+      assert.equal(fake.count("list", "endpointslices", mark), 1, "only the target's own read");
+    });
+
+    it("targets: [] deletes nothing, unless allowPruneAll", async () => {
+      const fake = fakeWithServices("db");
+      await sync(fake, config([target("db")]));
+
+      const held = await sync(fake, config([]));
+
+      assert.deepEqual(held.writes, []);
+      assert.match(held.report.pruned[0]?.guard ?? "", /would delete all 2 objects this installation has here .* set allowPruneAll: true/);
+
+      const allowed = await sync(fake, config([], { allowPruneAll: true }));
+
+      assert.deepEqual(allowed.writes, ["delete configmaps shop/db-ees-memory", "delete endpoints shop/db", "delete endpointslices shop/db-ipv4-0"]);
+    });
+
+    it("never touches another installation's, cluster entry's or owner id's objects", async () => {
+      const fake = fakeWithServices("db");
+      await sync(fake, config([target("db")]));
+      const others: Writer[] = [
+        { ...WRITER, installation: "ees-staging" },
+        { ...WRITER, cluster: "main-again" },
+        { ...WRITER, ownerId: "team-b" },
+      ];
+      for (const [index, writer] of others.entries()) {
+        const service = `gone-${index}`;
+        fake.seed({ kind: "EndpointSlice", metadata: { name: `${service}-ipv4-0`, namespace: NAMESPACE, labels: sliceLabels(service, writer) }, addressType: "IPv4", endpoints: [] });
+        fake.seed({ kind: "Endpoints", metadata: { name: service, namespace: NAMESPACE, labels: endpointsLabels(writer) } });
+      }
+
+      const { report, writes } = await sync(fake, config([target("db")]));
+
+      assert.deepEqual(writes, []);
+      assert.deepEqual(report.pruned, [{ cluster: "main", changes: [] }]);
+      const writers = (resource: "endpointslices" | "endpoints") =>
+        fake.objects(resource).map((object) => `${object.metadata?.labels?.[OWNER]} ${object.metadata?.labels?.[INSTALLATION]} ${object.metadata?.labels?.[CLUSTER_ENTRY]}`);
+      const everyone = ["default default main", "default ees-staging main", "default default main-again", "team-b default main"];
+      assert.deepEqual(writers("endpointslices"), everyone);
+      assert.deepEqual(writers("endpoints"), everyone);
+    });
+  });
+
+  it("a Service given a selector after we published: our slice and Endpoints go, with a Warning Event", async () => {
+    const fake = fakeWithServices("db");
+    await sync(fake, config([target("db")]));
+    fake.edit("services", NAMESPACE, "db", (service) => {
+      (service.spec as { selector?: Record<string, string> }).selector = { app: "db" };
+    });
+
+    const { report, writes } = await sync(fake, config([target("db")]));
+
+    const refused = report.targets[0]!;
+    assert.equal(refused.status, "failed");
+    assert.match(refused.error ?? "", /Service shop\/db has a selector \(app=db\)/);
+    assert.deepEqual(writes, ["delete endpoints shop/db", "delete endpointslices shop/db-ipv4-0"]);
+    assert.ok(fake.object("configmaps", NAMESPACE, "db-ees-memory"), "the memory stays: it goes with its Service");
+    const warning = eventsOf(fake, "db").find((event) => event.type === "Warning");
+    assert.equal(warning?.reason, "ServiceChanged");
+    assert.match(warning?.message ?? "", /deleting our 2 objects for it/);
+  });
+
+  it("another installation's slice for the same Service: nothing written, a Warning Event names the conflict", async () => {
+    const fake = fakeWithServices("db");
+    const other = { ...WRITER, installation: "ees-staging" };
+    fake.seed({ kind: "EndpointSlice", metadata: { name: "db-ipv4-0", namespace: NAMESPACE, labels: sliceLabels("db", other) }, addressType: "IPv4", endpoints: [] });
+
+    const { report, writes } = await sync(fake, config([target("db")]));
+
+    assert.equal(report.targets[0]?.status, "failed");
+    assert.match(report.targets[0]?.error ?? "", /is synced by another writer: EndpointSlice db-ipv4-0 \(external-endpoint-syncer \(installation ees-staging/);
+    assert.deepEqual(writes, []);
+    assert.deepEqual(eventsOf(fake, "db").map((event) => `${event.type} ${event.reason}`), ["Warning OwnershipConflict"]);
+  });
+});
