@@ -1,7 +1,7 @@
 // The syncer under exactly what `external-endpoint-syncer rbac` prints, applied as printed, in a real API
 // server: a kube-system target syncs, while aws-auth (as EKS keeps it there) and every other ConfigMap
 // stay out of its reach; a Service is created only where a target asks for createService. The audit log
-// shows each ConfigMap request the syncer made, so "only its memory" is what the server saw.
+// shows each ConfigMap request the syncer made, so "only its memory" is what the server saw. Bad flags exit 2.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
@@ -115,5 +115,18 @@ describe("the syncer under exactly the RBAC `external-endpoint-syncer rbac` prin
     assert.equal(report.ok, true, JSON.stringify(report));
     assert.deepEqual(report.targets.find((item) => item.target === "made")!.changes.map((change) => `${change.action} ${change.kind}`)[0], "create Service");
     assert.equal(await statusOf(asSyncer.createNamespacedService({ namespace: "kube-system", body: selectorlessService("kube-system", "sneaky", [{ port: 1 }]) })), 403);
+  });
+
+  it("exits 2 naming the flag and the value when the cluster or the subject is wrong", async () => {
+    const path = join(cluster.local.dir, "kube-system.yaml");
+    const refused = async (args: string[]) =>
+      promisify(execFile)(process.execPath, [CLI, "rbac", "--config", path, ...args]).then(
+        () => "exit 0",
+        (error: { code: number; stderr: string }) => `exit ${error.code}: ${error.stderr.split("\n")[0]}`,
+      );
+    assert.equal(await refused(["--cluster", "prod"]), `exit 2: --cluster: no cluster named "prod" in ${path} (have: test)`);
+    assert.equal(await refused(["--service-account", "ees"]), 'exit 2: --service-account: expected NAMESPACE/NAME (lower-case DNS names), got "ees"');
+    assert.equal(await refused(["--group", "a", "--user", "b"]), "exit 2: give at most one of --group, --user, --service-account");
+    assert.match(await cli(["rbac", "--config", path, "--service-account", "ees/syncer"]), /subjects:\n {2}- kind: ServiceAccount\n {4}name: syncer\n {4}namespace: ees\n/);
   });
 });
