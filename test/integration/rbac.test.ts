@@ -127,6 +127,6 @@ describe("the syncer under exactly the RBAC `external-endpoint-syncer rbac` prin
     assert.equal(await refused(["--cluster", "prod"]), `exit 2: --cluster: no cluster named "prod" in ${path} (have: test)`);
     assert.equal(await refused(["--service-account", "ees"]), 'exit 2: --service-account: expected NAMESPACE/NAME (lower-case DNS names), got "ees"');
     assert.equal(await refused(["--group", "a", "--user", "b"]), "exit 2: give at most one of --group, --user, --service-account");
-    assert.match(await cli(["rbac", "--config", path, "--service-account", "ees/syncer"]), /subjects:\n {2}- kind: ServiceAccount\n {4}name: syncer\n {4}namespace: ees\n/);
+    assert.match(await cli(["rbac", "--config", path, "--service-account", "ees/syncer"]), /subjects:\n {2}- kind: ServiceAccount\n {4}namespace: ees\n {4}name: syncer\n/);
   });
 });
