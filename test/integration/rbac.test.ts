@@ -1,7 +1,8 @@
 // The syncer under exactly what `external-endpoint-syncer rbac` prints, applied as printed, in a real API
 // server: a kube-system target syncs, while aws-auth (as EKS keeps it there) and every other ConfigMap
 // stay out of its reach; a Service is created only where a target asks for createService. The audit log
-// shows each ConfigMap request the syncer made, so "only its memory" is what the server saw. Bad flags exit 2.
+// shows each ConfigMap request the syncer made, so "only its memory" is what the server saw. Narrowed before
+// it pruned, it still prunes slices and Endpoints, and leaves the memory it may no longer name. Bad flags exit 2.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
@@ -115,6 +116,22 @@ describe("the syncer under exactly the RBAC `external-endpoint-syncer rbac` prin
     assert.equal(report.ok, true, JSON.stringify(report));
     assert.deepEqual(report.targets.find((item) => item.target === "made")!.changes.map((change) => `${change.action} ${change.kind}`)[0], "create Service");
     assert.equal(await statusOf(asSyncer.createNamespacedService({ namespace: "kube-system", body: selectorlessService("kube-system", "sneaky", [{ port: 1 }]) })), 403);
+  });
+
+  it("prunes a departed target's slices and Endpoints under the narrower RBAC, leaving only its memory, which it may no longer name", async () => {
+    await cluster.admin.core.createNamespacedService({ namespace: OTHER, body: selectorlessService(OTHER, "stays", [{ name: "client", port: 2379 }]) });
+    await cluster.admin.core.createNamespacedService({ namespace: OTHER, body: selectorlessService(OTHER, "leaves", [{ name: "client", port: 2379 }]) });
+    assert.equal((await sync(await configWithItsRbac("both.yaml", [target("stays", OTHER), target("leaves", OTHER)]))).ok, true);
+
+    // Narrowed before the syncer pruned: what README's "widen first, narrow last" warns of.
+    const report = await sync(await configWithItsRbac("one.yaml", [target("stays", OTHER)]));
+
+    assert.equal(report.pruned[0]!.error, undefined);
+    assert.deepEqual(report.pruned[0]!.changes.map((change) => `${change.action} ${change.kind} ${change.name}`).sort(), ["delete EndpointSlice leaves-ipv4-0", "delete Endpoints leaves"]);
+    const slices = await cluster.admin.discovery.listNamespacedEndpointSlice({ namespace: OTHER, labelSelector: "kubernetes.io/service-name=leaves" });
+    assert.deepEqual(slices.items, []);
+    await assert.rejects(cluster.admin.core.readNamespacedEndpoints({ namespace: OTHER, name: "leaves" }), { code: 404 });
+    await cluster.admin.core.readNamespacedConfigMap({ namespace: OTHER, name: "leaves-ees-memory" });
   });
 
   it("exits 2 naming the flag and the value when the cluster or the subject is wrong", async () => {
