@@ -16,7 +16,6 @@ export const CORE_V1_METHODS = [
   "createNamespacedConfigMap",
   "replaceNamespacedConfigMap",
   "deleteNamespacedConfigMap",
-  "listNamespacedConfigMap",
   "createNamespacedEvent",
   "listNamespacedEvent",
 ] as const;

@@ -38,11 +38,11 @@ const NOT_BY_NAME = "create cannot be limited by resourceNames (the name is not 
 
 /**
  * Pure: the ClusterRole and ClusterRoleBinding pruning needs (under policy sync), then a Role and RoleBinding in
- * each namespace where a target of `cluster` lives. The namespaces must exist. Names carry the ownerId, so
- * installations sharing a cluster keep apart.
+ * each namespace where a target of `cluster` lives. The namespaces must exist. Names carry the ownerId and the
+ * cluster entry, so owners sharing a cluster, or entries reaching the same API server, keep apart.
  */
 export function clusterRbac(config: Pick<Config, "ownerId" | "policy" | "targets">, cluster: string, subject: RbacSubject = DEFAULT_SUBJECT): RbacDocument[] {
-  const name = `${MANAGER}:${config.ownerId}`;
+  const name = `${MANAGER}:${config.ownerId}:${cluster}`;
   const labels = { "app.kubernetes.io/name": MANAGER, "app.kubernetes.io/instance": config.ownerId };
   const subjects: RbacV1Subject[] = [subject.kind === "ServiceAccount" ? { ...subject } : { ...subject, apiGroup: RBAC_GROUP }];
   const pruning = config.policy === "sync";

@@ -44,7 +44,7 @@ describe("RBAC derived from the config", () => {
     ]);
     const labels = { "app.kubernetes.io/name": "external-endpoint-syncer", "app.kubernetes.io/instance": "default" };
     const subjects = [{ kind: "Group", name: "external-endpoint-syncer", apiGroup: "rbac.authorization.k8s.io" }];
-    const name = "external-endpoint-syncer:default";
+    const name = "external-endpoint-syncer:default:prod";
     const binding = (namespace: string) => ({
       apiVersion: "rbac.authorization.k8s.io/v1",
       kind: "RoleBinding",
@@ -143,10 +143,10 @@ describe("RBAC derived from the config", () => {
     ]);
   });
 
-  it("binds to the subject given, and names objects after the ownerId", () => {
+  it("binds to the subject given, and names objects after the ownerId and the cluster entry", () => {
     const input = config([{ namespace: "ns", service: "a" }], { ownerId: "team-a" });
     const [clusterRole, clusterBinding] = clusterRbac(input, "prod", { kind: "ServiceAccount", namespace: "ees", name: "syncer" }).map((document) => document.object);
-    assert.equal(clusterRole?.metadata?.name, "external-endpoint-syncer:team-a");
+    assert.equal(clusterRole?.metadata?.name, "external-endpoint-syncer:team-a:prod");
     assert.deepEqual(clusterBinding && "subjects" in clusterBinding && clusterBinding.subjects, [{ kind: "ServiceAccount", namespace: "ees", name: "syncer" }]);
     const [, userBinding] = clusterRbac(input, "prod", { kind: "User", name: "arn:aws:iam::1:role/x" }).map((document) => document.object);
     assert.deepEqual(userBinding && "subjects" in userBinding && userBinding.subjects, [{ kind: "User", name: "arn:aws:iam::1:role/x", apiGroup: "rbac.authorization.k8s.io" }]);
@@ -168,7 +168,7 @@ describe("RBAC derived from the config", () => {
       return { method, verb, resource, clusterWide: !namespaced };
     });
     // In api-methods.ts, but no function calls them: apply.ts only ever creates a Service, and tests list Events.
-    const uncalled = ["replaceNamespacedService", "deleteNamespacedService", "listNamespacedEvent", "listNamespacedConfigMap"];
+    const uncalled = ["replaceNamespacedService", "deleteNamespacedService", "listNamespacedEvent"];
     const input = config([
       { namespace: "ns", service: "a", createService: true },
       { namespace: "ns", service: "b", publish: { endpoints: false, endpointSlices: false } },
