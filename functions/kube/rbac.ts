@@ -115,16 +115,19 @@ function namespaceRules(targets: TargetConfig[], pruning: boolean): ExplainedRul
   );
 
   // Endpoints are named after their Service, so all but create (and pruning's delete) can be limited to them.
+  // Ours go when the Service gains a selector or turns ExternalName, and when publish.endpoints is off; under
+  // pruning the namespace-wide delete below covers that.
+  const byNameDelete = pruning ? [] : ["delete"];
   if (publishingEndpoints.length > 0) {
     rules.push({
-      rule: { apiGroups: [CORE], resources: ["endpoints"], verbs: ["get", "update"], resourceNames: names(publishingEndpoints, (target) => target.service) },
-      why: "The Endpoints named after each target's Service (publish.endpoints), read and kept up to date.",
+      rule: { apiGroups: [CORE], resources: ["endpoints"], verbs: ["get", "update", ...byNameDelete], resourceNames: names(publishingEndpoints, (target) => target.service) },
+      why: `The Endpoints named after each target's Service (publish.endpoints), read and kept up to date${pruning ? "" : "; deleted if the Service gains a selector"}.`,
     });
   }
   if (notPublishingEndpoints.length > 0) {
     rules.push({
-      rule: { apiGroups: [CORE], resources: ["endpoints"], verbs: pruning ? ["get"] : ["get", "delete"], resourceNames: names(notPublishingEndpoints, (target) => target.service) },
-      why: "publish.endpoints: false: read, and deleted if we wrote it before.",
+      rule: { apiGroups: [CORE], resources: ["endpoints"], verbs: ["get", ...byNameDelete], resourceNames: names(notPublishingEndpoints, (target) => target.service) },
+      why: `publish.endpoints: false: read${pruning ? "" : ", and deleted if we wrote it before"}.`,
     });
   }
   const endpointsVerbs = [...(publishingEndpoints.length > 0 ? ["create"] : []), ...(pruning ? ["delete"] : [])];

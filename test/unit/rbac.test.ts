@@ -119,14 +119,14 @@ describe("RBAC derived from the config", () => {
     assert.deepEqual(rulesOf(role(input, "given")).filter((rule) => rule.startsWith("services")), ["services get [c]"]);
   });
 
-  it("under policy upsert-only grants no cluster-wide list and no delete but what the publish switches need", () => {
+  it("under policy upsert-only grants no cluster-wide list, and deletes only the targets' own objects", () => {
     const input = config([{ namespace: "ns", service: "a" }, { namespace: "ns", service: "b", publish: { endpoints: false } }], { policy: "upsert-only" });
     assert.deepEqual(objects(input).map((object) => object.kind), ["Role", "RoleBinding"]);
     assert.deepEqual(rulesOf(role(input, "ns")), [
       "services get [a,b]",
       "configmaps get,update [a-ees-memory,b-ees-memory]",
       "configmaps create",
-      "endpoints get,update [a]",
+      "endpoints get,update,delete [a]",
       "endpoints get,delete [b]",
       "endpoints create",
       "endpointslices get,list,create,update,delete",
