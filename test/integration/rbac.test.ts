@@ -2,7 +2,8 @@
 // server: a kube-system target syncs, while aws-auth (as EKS keeps it there) and every other ConfigMap
 // stay out of its reach; a Service is created only where a target asks for createService. The audit log
 // shows each ConfigMap request the syncer made, so "only its memory" is what the server saw. Narrowed before
-// it pruned, it still prunes slices and Endpoints, and leaves the memory it may no longer name. Bad flags exit 2.
+// it pruned, it still prunes slices and Endpoints, and leaves the memory it may no longer name. Under
+// upsert-only it deletes its own objects for a Service that gained a selector. Bad flags exit 2.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
@@ -35,15 +36,19 @@ before(async () => {
 
 after(() => cluster?.stop());
 
+/** The CLI's output; exit 1 (a target failed) still prints the report. */
 async function cli(args: string[]): Promise<string> {
-  const { stdout } = await promisify(execFile)(process.execPath, [CLI, ...args]);
-  return stdout;
+  const result = await promisify(execFile)(process.execPath, [CLI, ...args]).catch((error: { code: number; stdout: string }) => {
+    if (error.code !== 1) throw error;
+    return error;
+  });
+  return result.stdout;
 }
 
 /** Writes the config, and applies what `rbac` prints for it, as printed. */
-async function configWithItsRbac(file: string, targets: Record<string, unknown>[]): Promise<string> {
+async function configWithItsRbac(file: string, targets: Record<string, unknown>[], extra: Record<string, unknown> = {}): Promise<string> {
   const path = join(cluster.local.dir, file);
-  await writeFile(path, stringify({ clusters: [{ name: "test", kubeconfig: cluster.kubeconfig }], targets }));
+  await writeFile(path, stringify({ clusters: [{ name: "test", kubeconfig: cluster.kubeconfig }], targets, ...extra }));
   const printed = await cli(["rbac", "--config", path]);
   await applyRbac(cluster.local.adminKubeconfig, parseAllDocuments(printed).map((document) => (Array.isArray(document) ? [] : document.toJS()) as RbacObject));
   return path;
@@ -132,6 +137,19 @@ describe("the syncer under exactly the RBAC `external-endpoint-syncer rbac` prin
     assert.deepEqual(slices.items, []);
     await assert.rejects(cluster.admin.core.readNamespacedEndpoints({ namespace: OTHER, name: "leaves" }), { code: 404 });
     await cluster.admin.core.readNamespacedConfigMap({ namespace: OTHER, name: "leaves-ees-memory" });
+  });
+
+  it("under policy upsert-only, deletes its own Endpoints and slices by name when the Service gains a selector", async () => {
+    await cluster.admin.core.createNamespacedService({ namespace: OTHER, body: selectorlessService(OTHER, "taken", [{ name: "client", port: 2379 }]) });
+    const path = await configWithItsRbac("upsert.yaml", [target("taken", OTHER)], { policy: "upsert-only" });
+    assert.equal((await sync(path)).ok, true);
+    const service = await cluster.admin.core.readNamespacedService({ namespace: OTHER, name: "taken" });
+    await cluster.admin.core.replaceNamespacedService({ namespace: OTHER, name: "taken", body: { ...service, spec: { ...service.spec, selector: { app: "taken" } } } });
+
+    const report = await sync(path);
+
+    assert.deepEqual(report.targets[0]!.changes.map((change) => `${change.action} ${change.kind}`).sort(), ["delete EndpointSlice", "delete Endpoints"]);
+    await assert.rejects(cluster.admin.core.readNamespacedEndpoints({ namespace: OTHER, name: "taken" }), { code: 404 });
   });
 
   it("exits 2 naming the flag and the value when the cluster or the subject is wrong", async () => {
