@@ -16,6 +16,7 @@ export const CORE_V1_METHODS = [
   "createNamespacedConfigMap",
   "replaceNamespacedConfigMap",
   "deleteNamespacedConfigMap",
+  "listNamespacedConfigMap",
   "createNamespacedEvent",
   "listNamespacedEvent",
 ] as const;

@@ -167,8 +167,8 @@ describe("RBAC derived from the config", () => {
       const resource = { Service: "services", Endpoints: "endpoints", ConfigMap: "configmaps", Event: "events", EndpointSlice: "endpointslices" }[kind];
       return { method, verb, resource, clusterWide: !namespaced };
     });
-    // In api-methods.ts, but no function calls them: apply.ts only ever creates a Service, and tests list Events.
-    const uncalled = ["replaceNamespacedService", "deleteNamespacedService", "listNamespacedEvent"];
+    // In api-methods.ts, but no function calls them: apply.ts only ever creates a Service; tests list Events and ConfigMaps.
+    const uncalled = ["replaceNamespacedService", "deleteNamespacedService", "listNamespacedEvent", "listNamespacedConfigMap"];
     const input = config([
       { namespace: "ns", service: "a", createService: true },
       { namespace: "ns", service: "b", publish: { endpoints: false, endpointSlices: false } },
