@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import * as k8s from "@kubernetes/client-node";
 import YAML from "yaml";
+import type { RbacObject } from "../../functions/kube/rbac.ts";
 
 export interface ClusterUser {
   name: string;
@@ -30,7 +31,6 @@ export interface LocalCluster {
 }
 
 const BUILD_SCRIPT = fileURLToPath(new URL("./build.sh", import.meta.url));
-const RBAC_MANIFEST = fileURLToPath(new URL("../rbac.yaml", import.meta.url));
 const READY_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 10_000;
 const POLL_INTERVAL_MS = 100;
@@ -200,59 +200,52 @@ export async function startLocalCluster(options: { dir?: string; users?: Cluster
   }
 }
 
-// Creates the ClusterRoles and ClusterRoleBinding of infra/rbac.yaml, and its writer RoleBinding in each
-// namespace (creating the namespace if missing); with createService also the service-creator binding.
-// Returns once the API server's authorizer grants the new permissions.
-export async function applyRbac(adminKubeconfig: string, namespaces: string[], options: { createService?: boolean } = {}): Promise<void> {
+/** Creates the namespaces that are missing. */
+export async function createNamespaces(adminKubeconfig: string, namespaces: string[]): Promise<void> {
   const kubeConfig = new k8s.KubeConfig();
   kubeConfig.loadFromFile(adminKubeconfig);
-  const rbac = kubeConfig.makeApiClient(k8s.RbacAuthorizationV1Api);
   const core = kubeConfig.makeApiClient(k8s.CoreV1Api);
+  for (const namespace of namespaces) await ignoreAlreadyExists(core.createNamespace({ body: { metadata: { name: namespace } } }));
+}
+
+/**
+ * Creates or replaces RBAC objects (as functions/kube/rbac.ts derives them), then returns once the API server's
+ * authorizer grants every verb of every bound rule.
+ */
+export async function applyRbac(adminKubeconfig: string, objects: RbacObject[]): Promise<void> {
+  const kubeConfig = new k8s.KubeConfig();
+  kubeConfig.loadFromFile(adminKubeconfig);
+  const client = k8s.KubernetesObjectApi.makeApiClient(kubeConfig);
   const authorization = kubeConfig.makeApiClient(k8s.AuthorizationV1Api);
-
-  const manifest = YAML.parseAllDocuments(await readFile(RBAC_MANIFEST, "utf8")).map((document) => document.toJS() as k8s.KubernetesObject);
-  const ofKind = <T>(kind: string) => manifest.filter((object) => object.kind === kind) as T[];
-  const clusterRoles = ofKind<k8s.V1ClusterRole>("ClusterRole");
-  const clusterRoleBindings = ofKind<k8s.V1ClusterRoleBinding>("ClusterRoleBinding");
-  const [writerBinding, ...unexpected] = ofKind<k8s.V1RoleBinding>("RoleBinding");
-  const serviceCreatorRole = clusterRoles.find((role) => role.metadata?.name?.endsWith(":service-creator"));
-  if (!writerBinding || unexpected.length > 0 || !serviceCreatorRole) {
-    throw new Error(`${RBAC_MANIFEST} must hold exactly one RoleBinding (the writer's) and a service-creator ClusterRole`);
-  }
-
-  for (const body of clusterRoles) await ignoreAlreadyExists(rbac.createClusterRole({ body }));
-  for (const body of clusterRoleBindings) await ignoreAlreadyExists(rbac.createClusterRoleBinding({ body }));
-  // The manifest only shows the service-creator binding as a comment: it is the writer binding with the other role.
-  const serviceCreatorBinding: k8s.V1RoleBinding = {
-    ...writerBinding,
-    metadata: { ...writerBinding.metadata, name: serviceCreatorRole.metadata!.name },
-    roleRef: { ...writerBinding.roleRef, name: serviceCreatorRole.metadata!.name! },
-  };
-  const bindings = options.createService ? [writerBinding, serviceCreatorBinding] : [writerBinding];
-  for (const namespace of namespaces) {
-    await ignoreAlreadyExists(core.createNamespace({ body: { metadata: { name: namespace } } }));
-    for (const binding of bindings) {
-      const body = { ...binding, metadata: { ...binding.metadata, namespace } };
-      await ignoreAlreadyExists(rbac.createNamespacedRoleBinding({ namespace, body }));
-    }
+  for (const object of objects) {
+    if (!(await ignoreAlreadyExists(client.create(object)))) await client.replace(object);
   }
 
   // RBAC reaches the authorizer through a watch; callers should not race it with their first request.
-  const groups = writerBinding.subjects?.filter((subject) => subject.kind === "Group").map((subject) => subject.name) ?? [];
-  const lastNamespace = namespaces.at(-1);
-  const checks: k8s.V1ResourceAttributes[] = [
-    { verb: "list", group: "discovery.k8s.io", resource: "endpointslices" },
-    ...(lastNamespace ? [{ verb: "create", group: "discovery.k8s.io", resource: "endpointslices", namespace: lastNamespace }] : []),
-    ...(lastNamespace && options.createService ? [{ verb: "create", group: "", resource: "services", namespace: lastNamespace }] : []),
-  ];
+  const checks: k8s.V1SubjectAccessReviewSpec[] = [];
+  for (const binding of objects) {
+    if (binding.kind !== "RoleBinding" && binding.kind !== "ClusterRoleBinding") continue;
+    const role = objects.find(
+      (object) => object.kind === binding.roleRef.kind && object.metadata?.name === binding.roleRef.name && object.metadata?.namespace === binding.metadata?.namespace,
+    );
+    const rules = role && "rules" in role ? (role.rules ?? []) : [];
+    for (const subject of binding.subjects ?? []) {
+      const who =
+        subject.kind === "Group"
+          ? { user: "rbac-propagation-check", groups: [subject.name] }
+          : { user: subject.kind === "ServiceAccount" ? `system:serviceaccount:${subject.namespace}:${subject.name}` : subject.name };
+      for (const rule of rules) {
+        for (const verb of rule.verbs) {
+          const resourceAttributes = { verb, group: rule.apiGroups?.[0], resource: rule.resources?.[0], name: rule.resourceNames?.[0], namespace: binding.metadata?.namespace };
+          checks.push({ ...who, resourceAttributes });
+        }
+      }
+    }
+  }
   const deadline = Date.now() + READY_TIMEOUT_MS;
-  for (const resourceAttributes of checks) {
-    for (;;) {
-      const review = await authorization.createSubjectAccessReview({
-        body: { spec: { user: "rbac-propagation-check", groups, resourceAttributes } },
-      });
-      if (review.status?.allowed) break;
-      if (Date.now() > deadline) throw new Error(`RBAC from ${RBAC_MANIFEST} still denies ${JSON.stringify(resourceAttributes)}`);
+  for (const spec of checks) {
+    while (!(await authorization.createSubjectAccessReview({ body: { spec } })).status?.allowed) {
+      if (Date.now() > deadline) throw new Error(`RBAC applied still denies ${JSON.stringify(spec)}`);
       await sleep(POLL_INTERVAL_MS);
     }
   }
@@ -352,11 +345,14 @@ async function waitForEndpointSliceMirroring(adminKubeconfig: string, watched: M
   await waitUntil("kube-controller-manager to delete the probe's mirrored EndpointSlice", watched, controllerManager, async () => (await mirroredSlices()) === 0);
 }
 
-async function ignoreAlreadyExists(request: Promise<unknown>): Promise<void> {
+/** Awaits a create; false when the object was there already. */
+async function ignoreAlreadyExists(request: Promise<unknown>): Promise<boolean> {
   try {
     await request;
+    return true;
   } catch (error) {
     if (!(error instanceof k8s.ApiException && error.code === 409)) throw error;
+    return false;
   }
 }
 

@@ -11,7 +11,9 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
 import { connectCluster } from "../../functions/kube/client.ts";
-import { applyRbac, startLocalCluster } from "../control-plane/local-cluster.ts";
+import { parseConfig } from "../../functions/config/load.ts";
+import { clusterRbac } from "../../functions/kube/rbac.ts";
+import { applyRbac, createNamespaces, startLocalCluster } from "../control-plane/local-cluster.ts";
 import { createTestNetwork } from "../netns/test-network.ts";
 
 const NAMESPACE = "demo";
@@ -36,7 +38,23 @@ async function main() {
 
   const cluster = await startLocalCluster({ dir: join(dir, "cluster"), users: [{ name: "demo-syncer", groups: ["external-endpoint-syncer"] }] });
   cleanups.push(() => cluster.stop());
-  await applyRbac(cluster.adminKubeconfig, [NAMESPACE]);
+  const config = {
+    clusters: [{ name: "local", kubeconfig: cluster.kubeconfigFor("demo-syncer") }],
+    targets: [
+      {
+        name: "web",
+        cluster: "local",
+        namespace: NAMESPACE,
+        service: SERVICE,
+        ports: [{ name: "http", port: PORT }],
+        sources: [{ name: "web-vms", static: BACKENDS.map((address, index) => ({ address, hostname: `web-${index + 1}` })) }],
+        check: { http: { path: "/healthz", timeoutMs: 1000 } },
+      },
+    ],
+  };
+  // The syncer gets exactly what `external-endpoint-syncer rbac` prints for this config.
+  await createNamespaces(cluster.adminKubeconfig, [NAMESPACE]);
+  await applyRbac(cluster.adminKubeconfig, clusterRbac(parseConfig(JSON.stringify(config), "demo config"), "local").map((document) => document.object));
   const admin = connectCluster({ name: "admin", kubeconfig: cluster.adminKubeconfig });
   await admin.core.createNamespacedService({
     namespace: NAMESPACE,
@@ -51,24 +69,7 @@ async function main() {
   for (const address of BACKENDS) await fleet.listen(address, PORT);
 
   const configPath = join(dir, "demo.yaml");
-  await writeFile(
-    configPath,
-    `# yaml-language-server: $schema=${join(import.meta.dirname, "../config.schema.json")}\n` +
-      stringify({
-        clusters: [{ name: "local", kubeconfig: cluster.kubeconfigFor("demo-syncer") }],
-        targets: [
-          {
-            name: "web",
-            cluster: "local",
-            namespace: NAMESPACE,
-            service: SERVICE,
-            ports: [{ name: "http", port: PORT }],
-            sources: [{ name: "web-vms", static: BACKENDS.map((address, index) => ({ address, hostname: `web-${index + 1}` })) }],
-            check: { http: { path: "/healthz", timeoutMs: 1000 } },
-          },
-        ],
-      }),
-  );
+  await writeFile(configPath, `# yaml-language-server: $schema=${join(import.meta.dirname, "../config.schema.json")}\n${stringify(config)}`);
   console.log(`Control plane: ${cluster.server} (admin kubeconfig ${cluster.adminKubeconfig})\nDemo config: ${configPath}`);
 
   await runOffline(configPath, async () => {

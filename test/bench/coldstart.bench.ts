@@ -391,6 +391,7 @@ async function writeConfig(file: string, cluster: TestCluster, targets: unknown[
   const configPath = path.join(work, file);
   // upsert-only: a config of one case must not prune what another case's config wrote.
   await writeFile(configPath, stringify({ policy: "upsert-only", clusters: [{ name: "bench", kubeconfig: cluster.kubeconfig }], targets }));
+  await cluster.grant(configPath);
   return configPath;
 }
 

@@ -152,6 +152,7 @@ async function writeConfig(service: string, addresses: string[], extra: Record<s
       ...extra,
     }),
   );
+  await cluster.grant(file);
   return file;
 }
 

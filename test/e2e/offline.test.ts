@@ -15,7 +15,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { stringify } from "yaml";
-import { eventually, selectorlessService, startTestCluster, type TestCluster } from "../harness/cluster.ts";
+import { eventually, selectorlessService, startTestCluster, testConfig, type TestCluster } from "../harness/cluster.ts";
 
 const NAMESPACE = "ees-e2e";
 const TOKEN = "e2e-token-0123456789";
@@ -47,7 +47,9 @@ before(async () => {
     sources: [{ static: [{ address }] }],
     check: { none: {} },
   });
-  goodConfig = stringify({ clusters: [{ name: "local", kubeconfig: cluster.kubeconfig }], targets: [target("alpha", "192.0.2.10"), target("beta", "192.0.2.20")] });
+  const good = { clusters: [{ name: "local", kubeconfig: cluster.kubeconfig }], targets: [target("alpha", "192.0.2.10"), target("beta", "192.0.2.20")] };
+  goodConfig = stringify(good);
+  await cluster.grant(testConfig(good));
   // Broken until the first test fixes it: a config the handler failed to load is read again on the next request,
   // while one it loaded stays for the worker's life, so this is the way to reach the failure on one instance.
   const broken = { ...target("alpha", "192.0.2.10"), namespace: "Not A Label", check: { tls: { certPem: SECRET, keyPem: SECRET } } };

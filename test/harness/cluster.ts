@@ -1,13 +1,13 @@
 import { readFile } from "node:fs/promises";
 import type { V1Service } from "@kubernetes/client-node";
-import { applyRbac, type LocalCluster, startLocalCluster } from "../../infra/control-plane/local-cluster.ts";
-import { validateConfig } from "../../functions/config/load.ts";
-import type { Config } from "../../functions/config/schema.ts";
+import { applyRbac, createNamespaces, type LocalCluster, startLocalCluster } from "../../infra/control-plane/local-cluster.ts";
+import { loadConfig, validateConfig } from "../../functions/config/load.ts";
+import type { Config, TargetConfig } from "../../functions/config/schema.ts";
 import { connectCluster, type KubeClients } from "../../functions/kube/client.ts";
+import { clusterRbac, DEFAULT_SUBJECT } from "../../functions/kube/rbac.ts";
 
-/** The syncer's identity in tests: a user with nothing but infra/rbac.yaml's roles. */
+/** The syncer's identity in tests: a user in the group `external-endpoint-syncer rbac` binds by default, and in nothing else. */
 export const SYNCER_USER = "ees-syncer";
-const SYNCER_GROUP = "external-endpoint-syncer";
 
 export interface TestCluster {
   local: LocalCluster;
@@ -15,6 +15,13 @@ export interface TestCluster {
   admin: KubeClients;
   /** How the syncer reaches this cluster in a config. */
   kubeconfig: string;
+  /**
+   * Binds the syncer to what `external-endpoint-syncer rbac` derives for the config's entries that reach this
+   * cluster (those with its kubeconfig, or the one named), joined with what earlier grants named: as README
+   * says to narrow the RBAC only once the syncer has pruned, so a target that left a test's config is still
+   * pruned. Call it before the syncer runs with that config (or config file, read as the CLI reads it).
+   */
+  grant(config: Config | string, clusterName?: string): Promise<void>;
   /** Write requests (create, update, patch, delete) the syncer made since `mark`. */
   syncerWritesSince(mark: number): Promise<AuditEvent[]>;
   /** The audit log's length now, for syncerWritesSince. */
@@ -30,20 +37,42 @@ export interface AuditEvent {
   responseStatus?: { code?: number };
 }
 
-/** A real control plane with the syncer's RBAC applied in `namespaces`. */
-export async function startTestCluster(namespaces: string[], options: { createService?: boolean } = {}): Promise<TestCluster> {
-  const local = await startLocalCluster({ users: [{ name: SYNCER_USER, groups: [SYNCER_GROUP] }] });
+/** A real control plane with `namespaces` created; the syncer may do nothing there until `grant`. */
+export async function startTestCluster(namespaces: string[]): Promise<TestCluster> {
+  const local = await startLocalCluster({ users: [{ name: SYNCER_USER, groups: [DEFAULT_SUBJECT.name] }] });
   try {
-    await applyRbac(local.adminKubeconfig, namespaces, options);
+    await createNamespaces(local.adminKubeconfig, namespaces);
   } catch (error) {
     await local.stop();
     throw error;
   }
+  const kubeconfig = local.kubeconfigFor(SYNCER_USER);
+  // Per ownerId: whether any config pruned, and every target granted so far (by what its grant depends on).
+  const granted = new Map<string, { pruning: boolean; targets: Map<string, TargetConfig> }>();
+  let applied = "";
   const readAudit = async () => (await readFile(local.auditLogPath, "utf8").catch(() => "")).split("\n").filter(Boolean);
   return {
     local,
     admin: connectCluster({ name: "admin", kubeconfig: local.adminKubeconfig }),
-    kubeconfig: local.kubeconfigFor(SYNCER_USER),
+    kubeconfig,
+    async grant(configOrFile, clusterName) {
+      const config = typeof configOrFile === "string" ? await loadConfig(configOrFile) : configOrFile;
+      const entries = clusterName !== undefined ? [clusterName] : config.clusters.filter((entry) => entry.kubeconfig === kubeconfig).map((entry) => entry.name);
+      if (entries.length === 0) throw new Error("grant: no cluster entry of this config has this cluster's kubeconfig; name the entry");
+      const union = granted.get(config.ownerId) ?? { pruning: false, targets: new Map() };
+      union.pruning ||= config.policy === "sync";
+      for (const target of config.targets.filter((entry) => entries.includes(entry.cluster))) {
+        const { namespace, service, createService, publish } = target;
+        union.targets.set(JSON.stringify([namespace, service, createService, publish]), { ...target, cluster: "this" });
+      }
+      granted.set(config.ownerId, union);
+      const objects = [...granted].flatMap(([ownerId, { pruning, targets }]) =>
+        clusterRbac({ ownerId, policy: pruning ? "sync" : "upsert-only", targets: [...targets.values()] }, "this").map((document) => document.object),
+      );
+      if (JSON.stringify(objects) === applied) return;
+      await applyRbac(local.adminKubeconfig, objects);
+      applied = JSON.stringify(objects);
+    },
     auditMark: async () => (await readAudit()).length,
     async syncerWritesSince(mark) {
       return (await readAudit())

@@ -31,11 +31,12 @@ export interface TargetSyncer {
 export function targetSyncer(cluster: TestCluster, namespace: string): TargetSyncer {
   const slicesOf = async (service: string) =>
     (await cluster.admin.discovery.listNamespacedEndpointSlice({ namespace, labelSelector: `kubernetes.io/service-name=${service}` })).items;
-  const sync = (targets: Record<string, unknown>[]) => {
+  const sync = async (targets: Record<string, unknown>[]) => {
     const config = testConfig({
       clusters: [{ name: "test", kubeconfig: cluster.kubeconfig }],
       targets: targets.map((target) => ({ cluster: "test", namespace, ...target })),
     });
+    await cluster.grant(config);
     return runSync(config, new ClusterConnections(config.clusters));
   };
   return {

@@ -28,6 +28,8 @@ before(async () => {
   process.env.AWS_REGION = REGION;
   kubeconfigText = await readFile(cluster.kubeconfig, "utf8");
   await cluster.admin.core.createNamespacedService({ namespace: NAMESPACE, body: selectorlessService(NAMESPACE, "db", [{ name: "pg", port: 5432 }]) });
+  // Every config below syncs `target`, in the entry "stored", whichever way that entry reaches this cluster.
+  await cluster.grant(testConfig({ clusters: [{ name: "stored" }], targets: [target] }), "stored");
 });
 after(async () => {
   delete process.env.AWS_ENDPOINT_URL;

@@ -29,6 +29,7 @@ before(async () => {
       ],
     }),
   );
+  await cluster.grant(configPath, "here");
 });
 
 after(() => cluster?.stop());

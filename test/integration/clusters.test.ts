@@ -48,6 +48,8 @@ describe("several clusters in one run", () => {
       ],
       targets: [target("steady", "a"), target("steady", "b"), target("doomed", "a"), target("doomed", "b")],
     });
+    await steady.grant(config);
+    await doomed.grant(config);
     // Made once, as per cold start, and kept while a cluster dies underneath.
     const connections = new ClusterConnections(config.clusters);
     const first = await runSync(config, connections);

@@ -75,6 +75,7 @@ function webTarget(service: string, addresses: string[], overrides: Record<strin
 
 async function sync(targets: Record<string, unknown>[], extra: Record<string, unknown> = {}): Promise<RunReport> {
   const config = testConfig({ clusters: [{ name: "test", kubeconfig: cluster.kubeconfig }], targets, policy: "upsert-only", ...extra });
+  await cluster.grant(config);
   return runSync(config, new ClusterConnections(config.clusters), { fastDetection: true });
 }
 
@@ -125,6 +126,7 @@ describe("rise and fall across separate processes", () => {
         ],
       }),
     );
+    await cluster.grant(configPath);
     const cli = async () => {
       const { stdout } = await promisify(execFile)(process.execPath, [CLI, "sync", "--config", configPath, "--json"]);
       const report = JSON.parse(stdout) as RunReport;

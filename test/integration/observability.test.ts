@@ -29,11 +29,12 @@ after(async () => {
 });
 
 // Never probed (check: none): the addresses only have to be valid.
-const sync = (addresses: string[]) => {
+const sync = async (addresses: string[]) => {
   const config = testConfig({
     clusters: [{ name: "test", kubeconfig: cluster.kubeconfig }],
     targets: [{ name: "api", cluster: "test", namespace: NAMESPACE, service: "api", ports: [{ name: "https", port: 443 }], sources: [{ static: addresses.map((address) => ({ address })) }], check: { none: {} } }],
   });
+  await cluster.grant(config);
   return runSync(config, new ClusterConnections(config.clusters));
 };
 
@@ -76,6 +77,7 @@ describe("events and status", () => {
         { name: "web", cluster: "test", namespace: NAMESPACE, service: "web", ports: [{ name: "http", port: 8080 }], sources: [{ static: [{ address: BACKEND }] }], check: { tcp: {} }, rise: 1, fall: 1 },
       ],
     });
+    await cluster.grant(config);
     const run = () => runSync(config, new ClusterConnections(config.clusters));
     const guardEvents = async () => (await serviceEvents("web")).filter((event) => event.reason !== "EndpointsChanged").map((event) => `${event.type} ${event.reason}`);
 

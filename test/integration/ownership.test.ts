@@ -39,6 +39,7 @@ function target(service: string, clusterEntry = "test", address = "192.0.2.10") 
 async function sync(targets: Record<string, unknown>[], options: { installation?: string; entries?: string[]; extra?: Record<string, unknown> } = {}): Promise<RunReport> {
   const entries = options.entries ?? ["test"];
   const config = testConfig({ clusters: entries.map((name) => ({ name, kubeconfig: cluster.kubeconfig })), targets, ...options.extra });
+  await cluster.grant(config);
   return runSync(config, new ClusterConnections(config.clusters), { installation: options.installation ?? "ees-prod" });
 }
 

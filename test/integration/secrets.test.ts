@@ -324,6 +324,7 @@ describe("secrets never leave", () => {
 
   it("broken stored kubeconfigs and broken checks fail their own targets, saying where, and never what", async () => {
     const config = await runtimeConfig();
+    await cluster.grant(testConfig(config));
     const file = join(dir, "runtime.yaml");
     await writeFile(file, stringify(config));
     const names = brokenKubeconfigs().map(([name]) => name);

@@ -1,5 +1,5 @@
 // The core sync path against a real kube-apiserver, etcd and kube-controller-manager, with real HTTP
-// backends in a network namespace. The syncer runs as a user holding only infra/rbac.yaml's roles.
+// backends in a network namespace. The syncer runs under exactly the RBAC `external-endpoint-syncer rbac` derives.
 //
 // Cases: create; no-op resync makes zero writes (read from the API server's audit log); update on a health
 // change; >1000 endpoints split; IPv4 and IPv6 families; selector Service refused; missing Service reported
@@ -30,7 +30,7 @@ let network: TestNetwork;
 let fleet: BackendFleet;
 
 before(async () => {
-  cluster = await startTestCluster([NAMESPACE], { createService: true });
+  cluster = await startTestCluster([NAMESPACE]);
   network = await createTestNetwork({ name: "ees-it", subnetIndex: 20 });
   await network.addAddresses([...BACKENDS, BACKEND6]);
   fleet = await network.startBackends();
@@ -65,6 +65,7 @@ function config(targets: Record<string, unknown>[], extra: Record<string, unknow
 
 async function sync(targets: Record<string, unknown>[], options: { dryRun?: boolean; extra?: Record<string, unknown> } = {}) {
   const parsed = config(targets, options.extra);
+  await cluster.grant(parsed);
   return runSync(parsed, new ClusterConnections(parsed.clusters), { dryRun: options.dryRun });
 }
 
