@@ -74,3 +74,6 @@ export function mergeBackends(found: Backend[]): { backends: Backend[]; rejected
 function union(first: string[] | undefined, second: string[]): string[] {
   return [...new Set([...(first ?? []), ...second])];
 }
+
+/** Orders addresses (and other keys) by their text, the same on every run: plans and reports stay stable. */
+export const compareAddresses = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

@@ -1,5 +1,6 @@
 import type { GuardsConfig } from "../config/schema.ts";
 import type { DesiredEndpoint, Verdict } from "../model.ts";
+import { compareAddresses } from "./addresses.ts";
 
 export type GuardName = "failedSource" | "minHealthy" | "neverEmpty" | "maxRemovalsPerRun" | "checkerSelfCheck";
 
@@ -90,7 +91,7 @@ function capRemovals(endpoints: DesiredEndpoint[], published: DesiredEndpoint[],
   const next = new Map(endpoints.map((endpoint) => [endpoint.address, endpoint]));
   const removals = published
     .filter((before) => before.ready && !next.get(before.address)?.ready)
-    .sort((a, b) => Number(next.has(b.address)) - Number(next.has(a.address)) || (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+    .sort((a, b) => Number(next.has(b.address)) - Number(next.has(a.address)) || compareAddresses(a.address, b.address));
   const held = removals.slice(cap);
   for (const before of held) next.set(before.address, before);
   return { endpoints: [...next.values()], removals: removals.length, held: held.length };

@@ -1,3 +1,4 @@
+import { compareAddresses } from "../decide/addresses.ts";
 import type { V1ConfigMap, V1EndpointSlice, V1Endpoints, V1Service } from "@kubernetes/client-node";
 
 export type KubeObject =
@@ -33,7 +34,6 @@ export function diffEndpoints(before: Readiness, after: Readiness): EndpointChan
   return changes.sort((a, b) => compareAddresses(a.address, b.address));
 }
 
-export const compareAddresses = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** A stable text for plain API data, ignoring key order and undefined fields: a key to group by. */
 export function canonical(value: unknown): string {

@@ -1,6 +1,7 @@
 import type { DiscoveryV1EndpointPort, V1Endpoint, V1EndpointSlice } from "@kubernetes/client-node";
 import type { AddressFamily, DesiredEndpoint } from "../model.ts";
-import { canonical, type Change, compareAddresses, diffEndpoints, type Readiness, sameData } from "./changes.ts";
+import { compareAddresses } from "../decide/addresses.ts";
+import { canonical, type Change, diffEndpoints, type Readiness, sameData } from "./changes.ts";
 import { sliceLabels } from "./labels.ts";
 import { ownerReferences, endpointPort, portsFor, type ServiceRef } from "./owner.ts";
 
