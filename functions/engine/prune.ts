@@ -1,4 +1,4 @@
-import type { V1ConfigMap, V1EndpointSlice, V1Endpoints } from "@kubernetes/client-node";
+import type { V1ConfigMap, V1EndpointSlice, V1Endpoints, V1ObjectMeta } from "@kubernetes/client-node";
 import { applyChanges } from "../kube/apply.ts";
 import type { KubeClients } from "../kube/client.ts";
 import { KubeApiError } from "../kube/errors.ts";
@@ -10,7 +10,8 @@ import { errorMessage } from "../sources/source.ts";
 import { describeChange } from "./sync-target.ts";
 
 export interface PruneInput {
-  /** Everything this writer (installation, cluster entry, owner id) has in the cluster, by its labels. */
+  writer: Writer;
+  /** What a list by this writer's labels (installation, cluster entry, owner id) returned. */
   slices: V1EndpointSlice[];
   endpoints: V1Endpoints[];
   /** `namespace/service` of every configured target of this cluster entry. */
@@ -33,16 +34,20 @@ export interface PrunePlan {
  * found, as an empty `targets` or a wrong cluster name would, waits for allowPruneAll.
  */
 export function planPrune(input: PruneInput): PrunePlan {
+  // The list was filtered by the server; a candidate for deletion is checked here once more all the same.
+  const ours = (metadata: V1ObjectMeta | undefined) => hasLabels(metadata, writerLabels(input.writer));
   const orphan = (namespace: string | undefined, service: string | undefined) => !input.configured.has(`${namespace}/${service}`);
-  const slices = input.slices.filter((slice) => orphan(slice.metadata?.namespace, slice.metadata?.labels?.[SERVICE_NAME]));
-  const endpoints = input.endpoints.filter((item) => orphan(item.metadata?.namespace, item.metadata?.name));
+  const ownSlices = input.slices.filter((slice) => ours(slice.metadata));
+  const ownEndpoints = input.endpoints.filter((item) => ours(item.metadata));
+  const slices = ownSlices.filter((slice) => orphan(slice.metadata?.namespace, slice.metadata?.labels?.[SERVICE_NAME]));
+  const endpoints = ownEndpoints.filter((item) => orphan(item.metadata?.namespace, item.metadata?.name));
   const services = [
     ...new Set([
       ...slices.map((slice) => `${slice.metadata?.namespace}/${slice.metadata?.labels?.[SERVICE_NAME]}`),
       ...endpoints.map((item) => `${item.metadata?.namespace}/${item.metadata?.name}`),
     ]),
   ].sort();
-  const found = input.slices.length + input.endpoints.length;
+  const found = ownSlices.length + ownEndpoints.length;
   const doomed = slices.length + endpoints.length;
   if (doomed > 0 && doomed === found && !input.allowAll) {
     return {
@@ -66,7 +71,7 @@ export function planPrune(input: PruneInput): PrunePlan {
 export async function pruneCluster(clients: KubeClients, writer: Writer, configured: Set<string>, allowAll: boolean, dryRun: boolean): Promise<PruneReport> {
   const report: PruneReport = { cluster: clients.cluster, changes: [] };
   try {
-    const plan = planPrune({ ...(await readOwnedObjects(clients, writer)), configured, allowAll });
+    const plan = planPrune({ writer, ...(await readOwnedObjects(clients, writer)), configured, allowAll });
     if (plan.guard) report.guard = plan.guard;
     const memories = await Promise.all(plan.services.map((service) => ownMemory(clients, writer, service, report)));
     const changes = [...plan.changes, ...memories.flatMap((memory): Change[] => (memory ? [{ action: "delete", object: { ...memory, kind: "ConfigMap" }, endpoints: [] }] : []))];
@@ -83,8 +88,7 @@ async function ownMemory(clients: KubeClients, writer: Writer, service: string, 
   const [namespace, name] = service.split("/") as [string, string];
   try {
     const memory = await readMemoryConfigMap(clients, namespace, name);
-    const labels = memory?.metadata?.labels ?? {};
-    return memory && Object.entries(writerLabels(writer)).every(([key, value]) => labels[key] === value) ? memory : undefined;
+    return memory && hasLabels(memory.metadata, writerLabels(writer)) ? memory : undefined;
   } catch (error) {
     // Narrow RBAC names only the configured targets' memory: this one is left to its Service's garbage collection.
     if (error instanceof KubeApiError && error.status === 403) {
@@ -94,3 +98,6 @@ async function ownMemory(clients: KubeClients, writer: Writer, service: string, 
     throw error;
   }
 }
+
+const hasLabels = (metadata: V1ObjectMeta | undefined, labels: Record<string, string>) =>
+  Object.entries(labels).every(([key, value]) => metadata?.labels?.[key] === value);

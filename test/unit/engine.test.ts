@@ -12,6 +12,7 @@ import { describe, it } from "node:test";
 import { validateConfig } from "../../functions/config/load.ts";
 import type { Config } from "../../functions/config/schema.ts";
 import { runSync } from "../../functions/engine/run.ts";
+import { planPrune } from "../../functions/engine/prune.ts";
 import { CLUSTER_ENTRY, INSTALLATION, OWNER, sliceLabels, endpointsLabels, type Writer } from "../../functions/plan/labels.ts";
 import { FakeKube } from "../harness/fake-kube.ts";
 
@@ -250,5 +251,29 @@ describe("runSync against the in-memory fake API server", () => {
     assert.match(report.targets[0]?.error ?? "", /is synced by another writer: EndpointSlice db-ipv4-0 \(external-endpoint-syncer \(installation ees-staging/);
     assert.deepEqual(writes, []);
     assert.deepEqual(eventsOf(fake, "db").map((event) => `${event.type} ${event.reason}`), ["Warning OwnershipConflict"]);
+  });
+});
+
+describe("planPrune", () => {
+  const writer = { ownerId: "default", installation: "ees-prod", cluster: "main" };
+  const labels = { "app.kubernetes.io/managed-by": "external-endpoint-syncer", "external-endpoint-syncer/owner": "default", "external-endpoint-syncer/installation": "ees-prod", "external-endpoint-syncer/cluster": "main" };
+  const slice = (service: string, extra: Record<string, string> = {}) => ({ addressType: "IPv4", endpoints: [], metadata: { namespace: "shop", name: `${service}-ipv4-0`, labels: { ...labels, ...extra, "kubernetes.io/service-name": service } } });
+
+  it("checks the labels of what the list returned again: a server that ignores the selector gets nothing of another writer's deleted", () => {
+    const plan = planPrune({
+      writer,
+      slices: [slice("gone"), slice("theirs", { "external-endpoint-syncer/installation": "ees-dev" }), slice("kept")],
+      endpoints: [],
+      configured: new Set(["shop/kept"]),
+      allowAll: false,
+    });
+    assert.deepEqual(plan.changes.map((change) => change.object.metadata?.name), ["gone-ipv4-0"]);
+    assert.deepEqual(plan.services, ["shop/gone"]);
+  });
+
+  it("counts only this writer's objects towards deleting all: another writer's returned by mistake do not lift the guard", () => {
+    const plan = planPrune({ writer, slices: [slice("gone"), slice("theirs", { "external-endpoint-syncer/cluster": "other" })], endpoints: [], configured: new Set(), allowAll: false });
+    assert.deepEqual(plan.changes, []);
+    assert.match(plan.guard ?? "", /would delete all 1 objects/);
   });
 });
