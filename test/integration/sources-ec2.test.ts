@@ -139,7 +139,9 @@ describe("EC2 source against moto, into a real API server", () => {
   it("pages through more instances than one DescribeInstances page holds (1,050 reservations)", async () => {
     const region = "us-east-1";
     const limit = pLimit(8);
-    await Promise.all(Array.from({ length: 1050 }, () => limit(() => launch({ tags: { role: "many" }, region }))));
+    const launched = await Promise.all(Array.from({ length: 1050 }, () => limit(() => launch({ tags: { role: "many" }, region }))));
+    // moto hands out its default VPC's addresses at random, and now and then one twice: one endpoint each.
+    const addresses = new Set(launched.map((instance) => instance.PrivateIpAddress));
     await syncer.createService("many", [{ name: "client", port: PORT }]);
     const before = proxy.count("DescribeInstances");
 
@@ -148,7 +150,7 @@ describe("EC2 source against moto, into a real API server", () => {
     assert.equal(proxy.count("DescribeInstances") - before, 2, "two pages of at most 1000");
     assert.equal(report.targets[0]!.sources[0]!.found, 1050);
     const sizes = (await syncer.slicesOf("many")).map((slice) => slice.endpoints?.length).sort();
-    assert.deepEqual(sizes, [1000, 50]);
+    assert.deepEqual(sizes, [1000, addresses.size - 1000]);
   });
 
   it("takes the primary IPv6 address, all of them, or those of the interface at a chosen device index", async () => {
