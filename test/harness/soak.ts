@@ -1,0 +1,721 @@
+// The fault soak: many sync runs against a real API server behind a fault-injecting proxy, with sources that
+// throttle, SERVFAIL and flap and backends that flap, checking the safety invariants after every run; then the
+// faults stop and the runs until the published state matches the backends' real health are counted. Shared by
+// test/integration/soak.test.ts (npm test) and test/bench/soak.bench.ts (a longer profile). Everything random
+// comes from one seeded generator, so a seed replays the same schedule (timing aside).
+//
+// The invariants, read as cluster-admin straight from the API server after every run:
+// - foreign: objects that are not ours (another manager's slice for one of our Services, a hand-made Endpoints,
+//   another installation's slice, Endpoints and ConfigMap, a ConfigMap named like our memory) keep their
+//   resourceVersion, and the audit log shows no write of the syncer to any of them;
+// - removals: per Service, the addresses ready in our slices before the run and not after are at most
+//   maxRemovalsPerRun (of the ready count before);
+// - neverEmpty: a Service with ready endpoints never ends a run with none (every target here always has a
+//   source that finds backends, so "unless every source answered empty" never applies);
+// - minHealthy: with a count m, the ready endpoints after a run are at least min(m, before);
+// - kept: a configured target that had slices and Endpoints of ours before the run still has them;
+//   pruned: after a run whose pruning succeeded, nothing of ours is left for a Service not in the config;
+// - duplicates: per Service, address family and port set, our slices hold no address twice, none is empty, and
+//   there are no more than one per 1,000 endpoints; no mirrored slice (the mirroring controller's) exists for a
+//   Service of ours (our Endpoints' skip-mirror label kept it out);
+// - addresses: every address in our slices is one a source of that target can give;
+// - labels: what README's *What it writes* says (labelProblems).
+import { spawn } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
+import {
+  CreateSubnetCommand,
+  CreateVpcCommand,
+  EC2Client,
+  RunInstancesCommand,
+  StartInstancesCommand,
+  StopInstancesCommand,
+} from "@aws-sdk/client-ec2";
+import type { V1ConfigMap, V1EndpointSlice, V1Endpoints, V1ObjectMeta } from "@kubernetes/client-node";
+import { stringify } from "yaml";
+import { createTestNetwork, type BackendFleet, type TestNetwork } from "../../infra/netns/test-network.ts";
+import { runSync } from "../../functions/engine/run.ts";
+import { ClusterConnections } from "../../functions/kube/client.ts";
+import type { RunReport } from "../../functions/report/report.ts";
+import { startAwsProxy, type AwsProxy } from "./aws-proxy.ts";
+import { selectorlessService, startTestCluster, testConfig, type TestCluster } from "./cluster.ts";
+import { startDnsServer, type TestDnsServer } from "./dns-server.ts";
+import { KUBE_FAULT_KINDS, startKubeFaultProxy, type KubeFaultKind, type KubeFaultProxy } from "./kube-fault-proxy.ts";
+import { startMoto, type Moto } from "./moto.ts";
+
+export interface SoakOptions {
+  /** Runs with faults; the convergence runs come after. */
+  runs: number;
+  seed: number;
+  network: { name: string; subnetIndex: number };
+  /** Stalls past the 10 s request deadline, spread over the fault runs (each costs a run 10 s). */
+  stalls: number;
+  /** One CLI process killed mid-apply every this many runs. */
+  killEvery: number;
+  log?: (line: string) => void;
+}
+
+export interface Violation {
+  run: number;
+  invariant: string;
+  detail: string;
+}
+
+export interface SoakFigures {
+  seed: number;
+  faultRuns: number;
+  cliRuns: number;
+  kubeFaults: Record<KubeFaultKind, number>;
+  /** Kill-mid-apply runs whose process ended before its chosen write (too few writes that run). */
+  killsNotReached: number;
+  sourceFaults: { dnsServfail: number; dnsTimeout: number; dnsAnswerChanged: number; awsThrottled: number; awsServerError: number; ec2StateChanged: number };
+  backendFlaps: Record<BackendState, number>;
+  targetLeftConfig: number;
+  /** Target runs that failed, and 409s the syncer re-read and retried, over the fault runs. */
+  failedTargetRuns: number;
+  conflictsRetried: number;
+  guardTrips: Record<string, number>;
+  syncerWrites: number;
+  violations: Violation[];
+  convergence: { runs: number; bound: number; converged: boolean };
+  /** Writes of the run after convergence: nothing changed, so 0. */
+  idleRunWrites: number;
+  durationSeconds: number;
+}
+
+type BackendState = "up" | "refused" | "blackholed" | "http503";
+
+const NAMESPACE = "ees-soak";
+const OWNER = "default";
+const REGION = "eu-west-1";
+const RISE = 2;
+const FALL = 2;
+const CLI = path.join(import.meta.dirname, "../../functions/cli.ts");
+const DNS_NAME = "api.soak.internal";
+
+interface Guards {
+  minHealthy?: number;
+  maxRemovalsPerRun?: number | string;
+  neverEmpty?: boolean;
+}
+
+interface SoakTarget {
+  service: string;
+  port: { name: string; port: number };
+  kind: "http" | "tcp";
+  /** Every address a source of this target can give. */
+  universe: string[];
+  guards: Guards;
+  source: () => Record<string, unknown>[];
+}
+
+/** mulberry32: small, fast and good enough to pick faults; seeded so a run can be replayed. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** SOAK_SEED from the environment, or a fresh one; printed by the caller so a failure can be replayed. */
+export function soakSeed(): number {
+  const given = process.env.SOAK_SEED;
+  if (given === undefined || given === "") return Math.floor(Math.random() * 2 ** 31);
+  const seed = Number(given);
+  if (!Number.isInteger(seed) || seed < 0) throw new Error(`SOAK_SEED must be a non-negative integer, got ${JSON.stringify(given)}`);
+  return seed;
+}
+
+export async function runSoak(options: SoakOptions): Promise<SoakFigures> {
+  const started = performance.now();
+  const log = options.log ?? (() => {});
+  const random = seededRandom(options.seed);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+  const net = options.network.subnetIndex;
+  const v4 = (host: number) => `198.18.${net}.${host}`;
+
+  let cluster: TestCluster | undefined;
+  let network: TestNetwork | undefined;
+  let fleet: BackendFleet | undefined;
+  let moto: Moto | undefined;
+  let aws: AwsProxy | undefined;
+  let dns: TestDnsServer | undefined;
+  let kube: KubeFaultProxy | undefined;
+  try {
+    [cluster, network, moto, dns] = await Promise.all([
+      startTestCluster([NAMESPACE]),
+      createTestNetwork(options.network),
+      startMoto(),
+      startDnsServer(),
+    ]);
+    aws = await startAwsProxy(moto.endpoint);
+    // Its own generator: the proxy draws per request, whose count varies with timing; the schedule must not.
+    kube = await startKubeFaultProxy(cluster.kubeconfig, seededRandom(options.seed ^ 0x5eed));
+    fleet = await network.startBackends();
+    const admin = cluster.admin;
+
+    // Backends: web over HTTP (two of them IPv6), the others TCP.
+    const webAddresses = [...[10, 11, 12, 13, 14, 15].map(v4), `fd00:198:18:${net}::10`, `fd00:198:18:${net}::11`];
+    const apiPool = [21, 22, 23, 24, 25, 26, 27, 28].map(v4);
+    const apiStatic = v4(20);
+    const cacheAddresses = [130, 131, 132, 133, 134, 135].map(v4);
+    const batchAddresses = [40, 41, 42].map(v4);
+
+    // EC2 instances whose private addresses are test hosts: a moto VPC inside the test network.
+    const ec2 = new EC2Client({ region: REGION, endpoint: moto.endpoint });
+    const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: "198.18.0.0/16" }));
+    const subnet = await ec2.send(new CreateSubnetCommand({ VpcId: vpc.Vpc!.VpcId, CidrBlock: `${v4(128)}/25`, AvailabilityZone: `${REGION}a` }));
+    const instances: { id: string; address: string; running: boolean }[] = [];
+    for (const address of cacheAddresses) {
+      const reply = await ec2.send(
+        new RunInstancesCommand({
+          ImageId: "ami-12c6146b",
+          MinCount: 1,
+          MaxCount: 1,
+          SubnetId: subnet.Subnet!.SubnetId,
+          PrivateIpAddress: address,
+          TagSpecifications: [{ ResourceType: "instance", Tags: [{ Key: "role", Value: "cache" }] }],
+        }),
+      );
+      instances.push({ id: reply.Instances![0]!.InstanceId!, address, running: true });
+    }
+
+    let dnsAnswer = apiPool.slice(0, 4);
+    dns.set(DNS_NAME, { A: dnsAnswer });
+    const healthCheck = (kind: "http" | "tcp") => (kind === "http" ? { http: { path: "/", timeoutMs: 400 } } : { tcp: { timeoutMs: 400 } });
+    const targets: SoakTarget[] = [
+      {
+        service: "web",
+        port: { name: "http", port: 8080 },
+        kind: "http",
+        universe: webAddresses,
+        guards: { minHealthy: 2, maxRemovalsPerRun: 1 },
+        source: () => [{ name: "web-hosts", static: webAddresses.map((address) => ({ address })) }],
+      },
+      {
+        service: "api",
+        port: { name: "tcp", port: 7000 },
+        kind: "tcp",
+        universe: [apiStatic, ...apiPool],
+        guards: { maxRemovalsPerRun: "50%" },
+        source: () => [
+          { name: "api-dns", dns: { name: DNS_NAME, types: ["A"], server: dns!.server, timeoutMs: 150 } },
+          { name: "api-static", static: [{ address: apiStatic }] },
+        ],
+      },
+      {
+        service: "cache",
+        port: { name: "redis", port: 6379 },
+        kind: "tcp",
+        universe: cacheAddresses,
+        guards: { minHealthy: 1, maxRemovalsPerRun: 2 },
+        source: () => [{ name: "cache-fleet", ec2: { regions: [REGION], tags: { role: "cache" }, endpoint: aws!.endpoint, timeoutMs: 1000 } }],
+      },
+      {
+        service: "batch",
+        port: { name: "work", port: 9000 },
+        kind: "tcp",
+        universe: batchAddresses,
+        guards: {},
+        source: () => [{ name: "batch-hosts", static: batchAddresses.map((address) => ({ address })) }],
+      },
+    ];
+    const byService = new Map(targets.map((target) => [target.service, target]));
+
+    // The backends, all up at first.
+    const backends = targets.flatMap((target) => target.universe.map((address) => ({ address, port: target.port.port, kind: target.kind, state: "up" as BackendState })));
+    await network.addAddresses(backends.map((backend) => backend.address));
+    for (const backend of backends) await fleet.listen(backend.address, backend.port, { kind: backend.kind });
+    const backendFlaps: Record<BackendState, number> = { up: 0, refused: 0, blackholed: 0, http503: 0 };
+    const setBackend = async (backend: (typeof backends)[number], state: BackendState) => {
+      if (backend.state === state) return;
+      if (backend.state === "refused") await fleet!.listen(backend.address, backend.port, { kind: backend.kind });
+      if (backend.state === "blackholed") await network!.unblackhole([backend.address]);
+      if (backend.state === "http503") await fleet!.setStatus(backend.address, backend.port, 200);
+      if (state === "refused") await fleet!.close(backend.address, backend.port);
+      if (state === "blackholed") await network!.blackhole([backend.address]);
+      if (state === "http503") await fleet!.setStatus(backend.address, backend.port, 503);
+      backend.state = state;
+      backendFlaps[state]++;
+    };
+
+    const serviceUids = new Map<string, string>();
+    for (const target of targets) {
+      const created = await admin.core.createNamespacedService({ namespace: NAMESPACE, body: selectorlessService(NAMESPACE, target.service, [target.port]) });
+      serviceUids.set(target.service, created.metadata!.uid!);
+    }
+    const foreign = await plantForeignObjects(cluster, v4);
+
+    const targetConfig = (target: SoakTarget) => ({
+      name: target.service,
+      cluster: "soak",
+      namespace: NAMESPACE,
+      service: target.service,
+      ports: [target.port],
+      sources: target.source(),
+      check: healthCheck(target.kind),
+      rise: RISE,
+      fall: FALL,
+      recheckDelayMs: 0,
+      guards: target.guards,
+    });
+    const configInput = (configured: SoakTarget[]) => ({ ownerId: OWNER, clusters: [{ name: "soak", kubeconfig: kube!.kubeconfig }], targets: configured.map(targetConfig) });
+    // One set of clients for every in-process run, as one warm Lambda keeps them.
+    const connections = new ClusterConnections(testConfig(configInput(targets)).clusters);
+
+    const figures: SoakFigures = {
+      seed: options.seed,
+      faultRuns: 0,
+      cliRuns: 0,
+      kubeFaults: kube.injected,
+      killsNotReached: 0,
+      sourceFaults: { dnsServfail: 0, dnsTimeout: 0, dnsAnswerChanged: 0, awsThrottled: 0, awsServerError: 0, ec2StateChanged: 0 },
+      backendFlaps,
+      targetLeftConfig: 0,
+      failedTargetRuns: 0,
+      conflictsRetried: 0,
+      guardTrips: {},
+      syncerWrites: 0,
+      violations: [],
+      convergence: { runs: 0, bound: 0, converged: false },
+      idleRunWrites: 0,
+      durationSeconds: 0,
+    };
+    const auditStart = await cluster.auditMark();
+
+    /** One run: in this process, or as a CLI process killed after its `killAfter`th write. */
+    const syncOnce = async (configured: SoakTarget[], killAfter?: number): Promise<RunReport | undefined> => {
+      const input = configInput(configured);
+      if (killAfter === undefined) {
+        const config = testConfig(input);
+        return runSync(config, connections);
+      }
+      const file = path.join(cluster!.local.dir, "soak-cli.yaml");
+      await writeFile(file, stringify(input));
+      figures.cliRuns++;
+      const child = spawn(process.execPath, [CLI, "sync", "--config", file, "--json"], { stdio: ["ignore", "pipe", "pipe"] });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+      child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr = (stderr + chunk).slice(-2_000)));
+      const exited = new Promise<void>((resolve) => child.once("close", () => resolve()));
+      kube!.armKill(killAfter, () => child.kill("SIGKILL"));
+      await exited;
+      if (kube!.disarmKill()) return undefined;
+      figures.killsNotReached++;
+      try {
+        return JSON.parse(stdout) as RunReport;
+      } catch {
+        throw new Error(`the CLI ended without a report (code ${child.exitCode}): ${stderr.trim()}`);
+      }
+    };
+
+    let previous = await readState(cluster, serviceUids);
+    let configured = [...targets];
+    let run = 0;
+    const stallRuns = new Set(Array.from({ length: options.stalls }, (_, index) => Math.round(((index + 1) * options.runs) / (options.stalls + 1))));
+
+    /** A run, then every invariant against what the API server holds after it. */
+    const runAndCheck = async (killAfter?: number) => {
+      run++;
+      const before = previous;
+      const wasConfigured = new Set(configuredNames);
+      configuredNames = new Set(configured.map((target) => target.service));
+      const report = await syncOnce(configured, killAfter);
+      await kube!.settled();
+      const after = await readState(cluster!, serviceUids);
+      const violations = checkInvariants({ run, before, after, report, targets: byService, configured: configuredNames, wasConfigured, foreign });
+      figures.violations.push(...violations);
+      for (const violation of violations) log(`VIOLATION run ${run} (seed ${options.seed}) ${violation.invariant}: ${violation.detail}`);
+      previous = after;
+      return { report, after };
+    };
+    let configuredNames = new Set(configured.map((target) => target.service));
+
+    // The fault runs.
+    for (let index = 1; index <= options.runs; index++) {
+      // The batch target leaves the config now and then (its objects are pruned) and comes back.
+      const batch = byService.get("batch")!;
+      if (configured.includes(batch) && random() < 0.03) {
+        configured = configured.filter((target) => target !== batch);
+        figures.targetLeftConfig++;
+      } else if (!configured.includes(batch) && random() < 0.25) configured = [...configured, batch];
+
+      for (const backend of backends) {
+        if (random() >= 0.08) continue;
+        const states: BackendState[] = backend.kind === "http" ? ["up", "up", "refused", "blackholed", "http503"] : ["up", "up", "refused", "blackholed"];
+        await setBackend(backend, pick(states));
+      }
+
+      const dnsRoll = random();
+      if (dnsRoll < 0.1) {
+        dns.misbehave(DNS_NAME, "servfail");
+        figures.sourceFaults.dnsServfail++;
+      } else if (dnsRoll < 0.16) {
+        dns.misbehave(DNS_NAME, "hang");
+        figures.sourceFaults.dnsTimeout++;
+      } else {
+        if (random() < 0.25) {
+          dnsAnswer = apiPool.filter(() => random() < 0.5);
+          figures.sourceFaults.dnsAnswerChanged++;
+        }
+        dns.set(DNS_NAME, { A: dnsAnswer });
+      }
+
+      const awsRoll = random();
+      if (awsRoll < 0.05) {
+        aws.fault("throttle", ["DescribeInstances"]);
+        figures.sourceFaults.awsThrottled++;
+      } else if (awsRoll < 0.09) {
+        aws.fault("serverError", ["DescribeInstances"]);
+        figures.sourceFaults.awsServerError++;
+      } else aws.fault(undefined);
+      if (random() < 0.05) {
+        // Never fewer than three running: the cache target's only source must keep finding backends.
+        const running = instances.filter((instance) => instance.running);
+        const instance = pick(instances);
+        if (instance.running && running.length > 3) {
+          await ec2.send(new StopInstancesCommand({ InstanceIds: [instance.id] }));
+          instance.running = false;
+          figures.sourceFaults.ec2StateChanged++;
+        } else if (!instance.running) {
+          await ec2.send(new StartInstancesCommand({ InstanceIds: [instance.id] }));
+          instance.running = true;
+          figures.sourceFaults.ec2StateChanged++;
+        }
+      }
+
+      const kill = index % options.killEvery === 0;
+      const mode = kill ? "none" : pick(["none", "none", "conflicts", "serverErrors", "resets", "mixed"] as const);
+      kube.plan(
+        {
+          none: {},
+          conflicts: { conflictRate: 0.7 },
+          serverErrors: { serverErrorRate: 0.15 },
+          resets: { resetRate: 0.15 },
+          mixed: { conflictRate: 0.2, serverErrorRate: 0.05, resetRate: 0.05 },
+        }[mode],
+      );
+      if (stallRuns.has(index)) kube.armStall();
+      const killAfter = kill ? 1 + Math.floor(random() * 4) : undefined;
+
+      const { report } = await runAndCheck(killAfter);
+      figures.faultRuns++;
+      for (const target of report?.targets ?? []) {
+        if (target.status === "failed") figures.failedTargetRuns++;
+        figures.conflictsRetried += target.conflictsRetried;
+        for (const trip of target.guards) figures.guardTrips[trip.guard] = (figures.guardTrips[trip.guard] ?? 0) + 1;
+      }
+      if (index % 25 === 0) log(`run ${index}/${options.runs}: ${figures.violations.length} violations, ${Math.round((performance.now() - started) / 1000)} s`);
+    }
+
+    // The faults stop: the backends settle in a final state (each target keeping at least minHealthy + 1 up),
+    // the sources answer, every target is configured.
+    kube.plan({});
+    kube.disarmStall();
+    aws.fault(undefined);
+    dns.set(DNS_NAME, { A: dnsAnswer });
+    configured = [...targets];
+    for (const target of targets) {
+      const own = backends.filter((backend) => target.universe.includes(backend.address));
+      for (const backend of own) await setBackend(backend, random() < 0.7 ? "up" : pick(["refused", "blackholed"] as const));
+      const wanted = (target.guards.minHealthy ?? 0) + 1;
+      for (const backend of own) if (own.filter((other) => other.state === "up").length < wanted) await setBackend(backend, "up");
+    }
+    const running = new Set(instances.filter((instance) => instance.running).map((instance) => instance.address));
+    const expected = new Map<string, Map<string, boolean>>(
+      targets.map((target) => {
+        const found = target.service === "api" ? [apiStatic, ...dnsAnswer] : target.service === "cache" ? cacheAddresses.filter((address) => running.has(address)) : target.universe;
+        const up = (address: string) => backends.find((backend) => backend.address === address)!.state === "up";
+        return [target.service, new Map(found.map((address) => [address, up(address)]))];
+      }),
+    );
+    // Bound: max(rise, fall) runs to turn every backend, then the removals maxRemovalsPerRun still holds back.
+    figures.convergence.bound = Math.max(
+      ...targets.map((target) => {
+        const readyNow = previous.readyOf(target.service);
+        const removals = [...readyNow].filter((address) => !expected.get(target.service)!.get(address)).length;
+        const cap = target.guards.maxRemovalsPerRun === undefined ? Infinity : amountOf(target.guards.maxRemovalsPerRun, readyNow.size);
+        return Math.max(RISE, FALL) + (removals === 0 ? 0 : Math.ceil(removals / Math.max(cap, 1)));
+      }),
+    );
+    for (let index = 1; index <= figures.convergence.bound + 5; index++) {
+      const { after } = await runAndCheck();
+      if (targets.every((target) => publishedMatches(after, target.service, expected.get(target.service)!))) {
+        figures.convergence = { ...figures.convergence, runs: index, converged: true };
+        break;
+      }
+    }
+    if (figures.convergence.converged) {
+      const { report } = await runAndCheck();
+      figures.idleRunWrites = (report?.targets ?? []).reduce((sum, target) => sum + target.writes, 0);
+    } else {
+      for (const target of targets) {
+        if (!publishedMatches(previous, target.service, expected.get(target.service)!)) {
+          log(`not converged: ${target.service} published ${JSON.stringify([...previous.publishedOf(target.service)])}, expected ${JSON.stringify([...expected.get(target.service)!])}`);
+        }
+      }
+    }
+
+    // The audit log, once: no write of the syncer ever reached a foreign object.
+    const writes = await cluster.syncerWritesSince(auditStart);
+    figures.syncerWrites = writes.length;
+    for (const event of writes) {
+      const key = `${event.objectRef?.resource}/${event.objectRef?.name}`;
+      if (foreign.some((object) => object.key === key)) figures.violations.push({ run: 0, invariant: "foreign", detail: `the audit log shows ${event.verb} ${key}` });
+    }
+    figures.durationSeconds = Math.round((performance.now() - started) / 1000);
+    return figures;
+  } finally {
+    await fleet?.stop();
+    await network?.destroy();
+    await kube?.stop();
+    await aws?.stop();
+    await moto?.stop();
+    await dns?.stop();
+    await cluster?.stop();
+  }
+}
+
+interface ForeignObject {
+  /** `resource/name`, as the audit log names it. */
+  key: string;
+  resourceVersion: string;
+}
+
+/** Objects the syncer must never touch, in its namespace, beside its own. */
+async function plantForeignObjects(cluster: TestCluster, v4: (host: number) => string): Promise<ForeignObject[]> {
+  const { core, discovery } = cluster.admin;
+  const namespace = NAMESPACE;
+  const otherInstallation = { "app.kubernetes.io/managed-by": "external-endpoint-syncer", "external-endpoint-syncer/owner": "other" };
+  const slice = (name: string, service: string, labels: Record<string, string>, host: number, port: { name: string; port: number }): V1EndpointSlice => ({
+    metadata: { name, namespace, labels: { ...labels, "kubernetes.io/service-name": service } },
+    addressType: "IPv4",
+    endpoints: [{ addresses: [v4(host)], conditions: { ready: true } }],
+    ports: [{ ...port, protocol: "TCP" }],
+  });
+  const planted = [
+    // Another controller's slice for one of our Services.
+    await discovery.createNamespacedEndpointSlice({
+      namespace,
+      body: slice("web-manual", "web", { "endpointslice.kubernetes.io/managed-by": "hand-rolled.example.com" }, 200, { name: "http", port: 8080 }),
+    }),
+    // Another installation's slice for one of our Services, its Endpoints and its memory.
+    await discovery.createNamespacedEndpointSlice({
+      namespace,
+      body: slice("api-other-0", "api", { ...otherInstallation, "endpointslice.kubernetes.io/managed-by": "external-endpoint-syncer" }, 201, { name: "tcp", port: 7000 }),
+    }),
+    await core.createNamespacedEndpoints({
+      namespace,
+      body: { metadata: { name: "other", namespace, labels: { ...otherInstallation, "endpointslice.kubernetes.io/skip-mirror": "true" } }, subsets: [{ addresses: [{ ip: v4(202) }], ports: [{ port: 80 }] }] },
+    }),
+    await core.createNamespacedConfigMap({
+      namespace,
+      body: { metadata: { name: "other-ees-memory", namespace, labels: { ...otherInstallation, "external-endpoint-syncer/service": "other" } }, data: { note: "another installation's" } },
+    }),
+    // A hand-made Endpoints for a Service not in the config.
+    await core.createNamespacedEndpoints({ namespace, body: { metadata: { name: "legacy", namespace }, subsets: [{ addresses: [{ ip: v4(203) }], ports: [{ port: 80 }] }] } }),
+    // Named like the batch target's memory, but not ours: the syncer must run that target without memory.
+    await core.createNamespacedConfigMap({
+      namespace,
+      body: { metadata: { name: "batch-ees-memory", namespace, labels: { "external-endpoint-syncer/service": "batch" } }, data: { note: "someone else's" } },
+    }),
+  ];
+  const resources = ["endpointslices", "endpointslices", "endpoints", "configmaps", "endpoints", "configmaps"];
+  return planted.map((object, index) => ({ key: `${resources[index]}/${object.metadata!.name}`, resourceVersion: object.metadata!.resourceVersion! }));
+}
+
+interface ClusterState {
+  slices: V1EndpointSlice[];
+  endpoints: V1Endpoints[];
+  configMaps: V1ConfigMap[];
+  serviceUids: Map<string, string>;
+  /** Our slices of a Service. */
+  slicesOf(service: string): V1EndpointSlice[];
+  readyOf(service: string): Set<string>;
+  /** Address → ready, from our slices. */
+  publishedOf(service: string): Map<string, boolean>;
+  /** The resourceVersion of `resource/name`, if it exists. */
+  versionOf(key: string): string | undefined;
+}
+
+const MANAGER = "external-endpoint-syncer";
+const isOurs = (metadata: V1ObjectMeta | undefined) =>
+  metadata?.labels?.["app.kubernetes.io/managed-by"] === MANAGER && metadata.labels["external-endpoint-syncer/owner"] === OWNER;
+
+async function readState(cluster: TestCluster, serviceUids: Map<string, string>): Promise<ClusterState> {
+  const { core, discovery } = cluster.admin;
+  const [slices, endpoints, configMaps] = await Promise.all([
+    discovery.listNamespacedEndpointSlice({ namespace: NAMESPACE }),
+    core.listEndpointsForAllNamespaces({ fieldSelector: `metadata.namespace=${NAMESPACE}` }),
+    core.listNamespacedConfigMap({ namespace: NAMESPACE }),
+  ]);
+  const slicesOf = (service: string) =>
+    slices.items.filter((slice) => isOurs(slice.metadata) && slice.metadata?.labels?.["kubernetes.io/service-name"] === service);
+  const publishedOf = (service: string) =>
+    new Map(slicesOf(service).flatMap((slice) => (slice.endpoints ?? []).map((endpoint) => [endpoint.addresses[0]!, endpoint.conditions?.ready ?? true] as const)));
+  const versions = new Map<string, string | undefined>([
+    ...slices.items.map((item) => [`endpointslices/${item.metadata?.name}`, item.metadata?.resourceVersion] as const),
+    ...endpoints.items.map((item) => [`endpoints/${item.metadata?.name}`, item.metadata?.resourceVersion] as const),
+    ...configMaps.items.map((item) => [`configmaps/${item.metadata?.name}`, item.metadata?.resourceVersion] as const),
+  ]);
+  return {
+    slices: slices.items,
+    endpoints: endpoints.items,
+    configMaps: configMaps.items,
+    serviceUids,
+    slicesOf,
+    readyOf: (service) => new Set([...publishedOf(service)].filter(([, ready]) => ready).map(([address]) => address)),
+    publishedOf,
+    versionOf: (key) => versions.get(key),
+  };
+}
+
+/**
+ * README's *What it writes*, for one of our objects of `service`: the labels each kind carries and the owner
+ * reference to the Service. One place, so new labels are one line each.
+ */
+export function labelProblems(kind: "EndpointSlice" | "Endpoints" | "ConfigMap", metadata: V1ObjectMeta | undefined, service: string, serviceUid: string | undefined): string[] {
+  const labels = metadata?.labels ?? {};
+  const wanted: Record<string, string> = { "app.kubernetes.io/managed-by": MANAGER, "external-endpoint-syncer/owner": OWNER };
+  if (kind === "EndpointSlice") Object.assign(wanted, { "endpointslice.kubernetes.io/managed-by": MANAGER, "kubernetes.io/service-name": service });
+  if (kind === "Endpoints") Object.assign(wanted, { "endpointslice.kubernetes.io/skip-mirror": "true" });
+  if (kind === "ConfigMap") Object.assign(wanted, { "external-endpoint-syncer/service": service });
+  const problems = Object.entries(wanted)
+    .filter(([key, value]) => labels[key] !== value)
+    .map(([key, value]) => `${kind} ${metadata?.name}: label ${key} is ${JSON.stringify(labels[key])}, expected ${JSON.stringify(value)}`);
+  const owners = metadata?.ownerReferences ?? [];
+  if (!owners.some((owner) => owner.kind === "Service" && owner.name === service && owner.uid === serviceUid)) {
+    problems.push(`${kind} ${metadata?.name}: no owner reference to Service ${service} (${serviceUid}): ${JSON.stringify(owners)}`);
+  }
+  return problems;
+}
+
+function amountOf(setting: number | string, total: number): number {
+  return typeof setting === "number" ? setting : Math.ceil((Number.parseInt(setting, 10) / 100) * total);
+}
+
+function checkInvariants(input: {
+  run: number;
+  before: ClusterState;
+  after: ClusterState;
+  report: RunReport | undefined;
+  targets: Map<string, SoakTarget>;
+  configured: Set<string>;
+  wasConfigured: Set<string>;
+  foreign: ForeignObject[];
+}): Violation[] {
+  const { run, before, after, report, targets, configured, wasConfigured } = input;
+  const violations: Violation[] = [];
+  const fail = (invariant: string, detail: string) => violations.push({ run, invariant, detail });
+
+  for (const object of input.foreign) {
+    const now = after.versionOf(object.key);
+    if (now !== object.resourceVersion) fail("foreign", `${object.key} resourceVersion ${object.resourceVersion} → ${now ?? "deleted"}`);
+  }
+
+  for (const [service, target] of targets) {
+    const readyBefore = before.readyOf(service);
+    const readyAfter = after.readyOf(service);
+    const slices = after.slicesOf(service);
+    const ourEndpoints = after.endpoints.find((item) => item.metadata?.name === service && isOurs(item.metadata));
+    const memory = after.configMaps.find((item) => item.metadata?.name === `${service}-ees-memory` && isOurs(item.metadata));
+
+    if (configured.has(service)) {
+      const removed = [...readyBefore].filter((address) => !readyAfter.has(address));
+      const { maxRemovalsPerRun, minHealthy, neverEmpty = true } = target.guards;
+      if (maxRemovalsPerRun !== undefined && removed.length > amountOf(maxRemovalsPerRun, readyBefore.size)) {
+        fail("removals", `${service}: ${removed.length} ready endpoints removed (${removed.join(", ")}) of ${readyBefore.size}, maxRemovalsPerRun ${maxRemovalsPerRun}`);
+      }
+      if (neverEmpty && readyBefore.size > 0 && readyAfter.size === 0) fail("neverEmpty", `${service}: ${readyBefore.size} ready before, none after`);
+      if (minHealthy !== undefined && readyAfter.size < Math.min(minHealthy, readyBefore.size)) {
+        fail("minHealthy", `${service}: ${readyAfter.size} ready after, ${readyBefore.size} before, minHealthy ${minHealthy}`);
+      }
+      if (wasConfigured.has(service)) {
+        if (before.slicesOf(service).length > 0 && slices.length === 0) fail("kept", `${service}: its slices are gone while it is configured`);
+        const hadEndpoints = before.endpoints.some((item) => item.metadata?.name === service && isOurs(item.metadata));
+        if (hadEndpoints && !ourEndpoints) fail("kept", `${service}: its Endpoints are gone while it is configured`);
+      }
+    } else if (report && report.pruned.length > 0 && report.pruned.every((pruned) => pruned.error === undefined)) {
+      const left = [...slices.map((slice) => `EndpointSlice ${slice.metadata?.name}`), ...(ourEndpoints ? ["Endpoints"] : []), ...(memory ? ["ConfigMap"] : [])];
+      if (left.length > 0) fail("pruned", `${service} left the config and pruning succeeded, but ${left.join(", ")} remain`);
+    }
+
+    // Duplicates: per address family and port set.
+    const groups = new Map<string, V1EndpointSlice[]>();
+    for (const slice of slices) {
+      const ports = (slice.ports ?? []).map((port) => `${port.name}:${port.port}/${port.protocol}`).sort().join(",");
+      const key = `${slice.addressType} ${ports}`;
+      groups.set(key, [...(groups.get(key) ?? []), slice]);
+    }
+    for (const [group, members] of groups) {
+      const addresses = members.flatMap((slice) => (slice.endpoints ?? []).map((endpoint) => endpoint.addresses[0]!));
+      const twice = addresses.filter((address, index) => addresses.indexOf(address) !== index);
+      if (twice.length > 0) fail("duplicates", `${service} ${group}: ${twice.join(", ")} in more than one endpoint of our slices ${members.map((slice) => slice.metadata?.name).join(", ")}`);
+      if (members.length > Math.max(1, Math.ceil(addresses.length / 1000))) fail("duplicates", `${service} ${group}: ${members.length} slices for ${addresses.length} endpoints`);
+      for (const slice of members) if ((slice.endpoints ?? []).length === 0) fail("duplicates", `${service}: slice ${slice.metadata?.name} is empty`);
+    }
+    const mirrored = after.slices.filter(
+      (slice) => slice.metadata?.labels?.["kubernetes.io/service-name"] === service && slice.metadata.labels["endpointslice.kubernetes.io/managed-by"] === "endpointslicemirroring-controller.k8s.io",
+    );
+    if (mirrored.length > 0) fail("duplicates", `${service}: mirrored slices ${mirrored.map((slice) => slice.metadata?.name).join(", ")} beside ours`);
+
+    const strangers = [...after.publishedOf(service).keys()].filter((address) => !target.universe.includes(address));
+    if (strangers.length > 0) fail("addresses", `${service}: ${strangers.join(", ")} published, which no source of it gives`);
+
+    const uid = after.serviceUids.get(service);
+    const problems = [
+      ...slices.flatMap((slice) => labelProblems("EndpointSlice", slice.metadata, service, uid)),
+      ...(ourEndpoints ? labelProblems("Endpoints", ourEndpoints.metadata, service, uid) : []),
+      ...(memory ? labelProblems("ConfigMap", memory.metadata, service, uid) : []),
+    ];
+    for (const problem of problems) fail("labels", problem);
+  }
+  // Nothing of ours for a Service we do not know.
+  for (const object of [...after.slices, ...after.endpoints, ...after.configMaps]) {
+    if (!isOurs(object.metadata)) continue;
+    const service = object.metadata?.labels?.["kubernetes.io/service-name"] ?? object.metadata?.labels?.["external-endpoint-syncer/service"] ?? object.metadata?.name ?? "";
+    if (!targets.has(service)) fail("labels", `${object.metadata?.name}: ours, for an unknown Service ${JSON.stringify(service)}`);
+  }
+  return violations;
+}
+
+/** Our slices hold exactly `expected` (address → ready), and our Endpoints say the same. */
+function publishedMatches(state: ClusterState, service: string, expected: Map<string, boolean>): boolean {
+  const published = state.publishedOf(service);
+  if (published.size !== expected.size || [...expected].some(([address, ready]) => published.get(address) !== ready)) return false;
+  const endpoints = state.endpoints.find((item) => item.metadata?.name === service && isOurs(item.metadata));
+  const listed = new Map(
+    (endpoints?.subsets ?? []).flatMap((subset) => [
+      ...(subset.addresses ?? []).map((address) => [address.ip, true] as const),
+      ...(subset.notReadyAddresses ?? []).map((address) => [address.ip, false] as const),
+    ]),
+  );
+  return listed.size === expected.size && [...expected].every(([address, ready]) => listed.get(address) === ready);
+}
+
+/** The figures as a table for the test's output and README. */
+export function formatFigures(figures: SoakFigures): string {
+  const rows: [string, string][] = [
+    ["seed", String(figures.seed)],
+    ["runs with faults (of them CLI processes)", `${figures.faultRuns} (${figures.cliRuns})`],
+    ...KUBE_FAULT_KINDS.map((kind): [string, string] => [`API faults: ${kind}`, String(figures.kubeFaults[kind])]),
+    ["kill-mid-apply runs that ended before their write", String(figures.killsNotReached)],
+    ...Object.entries(figures.sourceFaults).map(([kind, count]): [string, string] => [`source faults: ${kind} (runs)`, String(count)]),
+    ...Object.entries(figures.backendFlaps).map(([state, count]): [string, string] => [`backend flaps to ${state}`, String(count)]),
+    ["target left the config (pruned)", String(figures.targetLeftConfig)],
+    ["failed target runs / 409s retried", `${figures.failedTargetRuns} / ${figures.conflictsRetried}`],
+    ["guard trips", Object.entries(figures.guardTrips).map(([guard, count]) => `${guard} ${count}`).join(", ") || "none"],
+    ["syncer writes (audit log)", String(figures.syncerWrites)],
+    ["invariant violations", String(figures.violations.length)],
+    ["runs to converge after the faults (bound)", `${figures.convergence.converged ? figures.convergence.runs : "not converged"} (≤ ${figures.convergence.bound})`],
+    ["writes of the next run", String(figures.idleRunWrites)],
+    ["duration", `${figures.durationSeconds} s`],
+  ];
+  const width = Math.max(...rows.map(([label]) => label.length));
+  return rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join("\n");
+}
