@@ -68,7 +68,7 @@ export interface SoakFigures {
   kubeFaults: Record<KubeFaultKind, number>;
   /** Kill-mid-apply runs whose process ended before its chosen write (too few writes that run). */
   killsNotReached: number;
-  sourceFaults: { dnsServfail: number; dnsTimeout: number; dnsAnswerChanged: number; awsThrottled: number; awsServerError: number; ec2StateChanged: number };
+  sourceFaults: { dnsServfail: number; dnsTimeout: number; dnsAnswerChanged: number; srvPortMoved: number; awsThrottled: number; awsServerError: number; ec2StateChanged: number };
   backendFlaps: Record<BackendState, number>;
   targetLeftConfig: number;
   /** Target runs that failed, and 409s the syncer re-read and retried, over the fault runs. */
@@ -92,6 +92,7 @@ const RISE = 2;
 const FALL = 2;
 const CLI = path.join(import.meta.dirname, "../../functions/cli.ts");
 const DNS_NAME = "api.soak.internal";
+const SRV_NAME = "_etcd-client._tcp.soak.internal";
 
 interface Guards {
   minHealthy?: number;
@@ -105,8 +106,20 @@ interface SoakTarget {
   kind: "http" | "tcp";
   /** Every address a source of this target can give. */
   universe: string[];
+  /** The ports its backends listen on: the target's, or those an SRV record may give. */
+  backendPorts: number[];
+  /** What a flapping backend turns into. */
+  flaps: BackendState[];
   guards: Guards;
   source: () => Record<string, unknown>[];
+  /** What its sources give now, when they answer. */
+  found: () => Published[];
+}
+
+interface Published {
+  address: string;
+  ready?: boolean;
+  port: number;
 }
 
 /** mulberry32: small, fast and good enough to pick faults; seeded so a run can be replayed. */
@@ -186,6 +199,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakFigures> {
 
     let dnsAnswer = apiPool.slice(0, 4);
     dns.set(DNS_NAME, { A: dnsAnswer });
+    // etcd members found by SRV, each on a port of its own that moves between 2379 and 2380 now and then.
+    const etcdMembers = [50, 51, 52, 53].map(v4);
+    const memberPort = new Map(etcdMembers.map((address) => [address, 2379]));
+    const memberName = (address: string) => `m${address.split(".").at(-1)}.soak.internal`;
+    for (const address of etcdMembers) dns.set(memberName(address), { A: [address] });
+    const publishSrv = () =>
+      dns!.set(SRV_NAME, { SRV: etcdMembers.map((address) => ({ priority: 0, weight: 10, port: memberPort.get(address)!, target: memberName(address) })) });
+    publishSrv();
     const healthCheck = (kind: "http" | "tcp") => (kind === "http" ? { http: { path: "/", timeoutMs: 400 } } : { tcp: { timeoutMs: 400 } });
     const targets: SoakTarget[] = [
       {
@@ -193,42 +214,68 @@ export async function runSoak(options: SoakOptions): Promise<SoakFigures> {
         port: { name: "http", port: 8080 },
         kind: "http",
         universe: webAddresses,
+        backendPorts: [8080],
+        flaps: ["up", "up", "refused", "blackholed", "http503"],
         guards: { minHealthy: 2, maxRemovalsPerRun: 1 },
         source: () => [{ name: "web-hosts", static: webAddresses.map((address) => ({ address })) }],
+        found: () => webAddresses.map((address) => ({ address, port: 8080 })),
       },
       {
         service: "api",
         port: { name: "tcp", port: 7000 },
         kind: "tcp",
         universe: [apiStatic, ...apiPool],
+        backendPorts: [7000],
+        flaps: ["up", "up", "refused", "blackholed"],
         guards: { maxRemovalsPerRun: "50%" },
         source: () => [
           { name: "api-dns", dns: { name: DNS_NAME, types: ["A"], server: dns!.server, timeoutMs: 150 } },
           { name: "api-static", static: [{ address: apiStatic }] },
         ],
+        found: () => [apiStatic, ...dnsAnswer].map((address) => ({ address, port: 7000 })),
       },
       {
         service: "cache",
         port: { name: "redis", port: 6379 },
         kind: "tcp",
         universe: cacheAddresses,
+        backendPorts: [6379],
+        flaps: ["up", "up", "refused", "blackholed"],
         guards: { minHealthy: 1, maxRemovalsPerRun: 2 },
         source: () => [{ name: "cache-fleet", ec2: { regions: [REGION], tags: { role: "cache" }, endpoint: aws!.endpoint, timeoutMs: 1000 } }],
+        found: () => instances.filter((instance) => instance.running).map((instance) => ({ address: instance.address, port: 6379 })),
       },
       {
         service: "batch",
         port: { name: "work", port: 9000 },
         kind: "tcp",
         universe: batchAddresses,
+        backendPorts: [9000],
+        flaps: ["up", "up", "refused", "blackholed"],
         guards: {},
         source: () => [{ name: "batch-hosts", static: batchAddresses.map((address) => ({ address })) }],
+        found: () => batchAddresses.map((address) => ({ address, port: 9000 })),
+      },
+      {
+        service: "etcd",
+        port: { name: "client", port: 2379 },
+        kind: "tcp",
+        universe: etcdMembers,
+        backendPorts: [2379, 2380],
+        // Not black-holed: that takes the whole address, both ports.
+        flaps: ["up", "up", "refused"],
+        guards: { maxRemovalsPerRun: 1 },
+        source: () => [{ name: "etcd-srv", dns: { name: SRV_NAME, types: ["SRV"], server: dns!.server, timeoutMs: 150 } }],
+        found: () => etcdMembers.map((address) => ({ address, port: memberPort.get(address)! })),
       },
     ];
     const byService = new Map(targets.map((target) => [target.service, target]));
 
     // The backends, all up at first.
-    const backends = targets.flatMap((target) => target.universe.map((address) => ({ address, port: target.port.port, kind: target.kind, state: "up" as BackendState })));
-    await network.addAddresses(backends.map((backend) => backend.address));
+    const backends = targets.flatMap((target) =>
+      target.universe.flatMap((address) => target.backendPorts.map((port) => ({ address, port, kind: target.kind, flaps: target.flaps, state: "up" as BackendState }))),
+    );
+    await network.addAddresses([...new Set(backends.map((backend) => backend.address))]);
     for (const backend of backends) await fleet.listen(backend.address, backend.port, { kind: backend.kind });
     const backendFlaps: Record<BackendState, number> = { up: 0, refused: 0, blackholed: 0, http503: 0 };
     const setBackend = async (backend: (typeof backends)[number], state: BackendState) => {
@@ -273,7 +320,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakFigures> {
       cliRuns: 0,
       kubeFaults: kube.injected,
       killsNotReached: 0,
-      sourceFaults: { dnsServfail: 0, dnsTimeout: 0, dnsAnswerChanged: 0, awsThrottled: 0, awsServerError: 0, ec2StateChanged: 0 },
+      sourceFaults: { dnsServfail: 0, dnsTimeout: 0, dnsAnswerChanged: 0, srvPortMoved: 0, awsThrottled: 0, awsServerError: 0, ec2StateChanged: 0 },
       backendFlaps,
       targetLeftConfig: 0,
       failedTargetRuns: 0,
@@ -345,11 +392,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakFigures> {
         figures.targetLeftConfig++;
       } else if (!configured.includes(batch) && random() < 0.25) configured = [...configured, batch];
 
-      for (const backend of backends) {
-        if (random() >= 0.08) continue;
-        const states: BackendState[] = backend.kind === "http" ? ["up", "up", "refused", "blackholed", "http503"] : ["up", "up", "refused", "blackholed"];
-        await setBackend(backend, pick(states));
-      }
+      for (const backend of backends) if (random() < 0.08) await setBackend(backend, pick(backend.flaps));
 
       const dnsRoll = random();
       if (dnsRoll < 0.1) {
@@ -364,6 +407,17 @@ export async function runSoak(options: SoakOptions): Promise<SoakFigures> {
           figures.sourceFaults.dnsAnswerChanged++;
         }
         dns.set(DNS_NAME, { A: dnsAnswer });
+      }
+      if (random() < 0.05) {
+        dns.misbehave(SRV_NAME, "servfail");
+        figures.sourceFaults.dnsServfail++;
+      } else {
+        if (random() < 0.1) {
+          const member = pick(etcdMembers);
+          memberPort.set(member, memberPort.get(member) === 2379 ? 2380 : 2379);
+          figures.sourceFaults.srvPortMoved++;
+        }
+        publishSrv();
       }
 
       const awsRoll = random();
@@ -419,26 +473,23 @@ export async function runSoak(options: SoakOptions): Promise<SoakFigures> {
     kube.disarmStall();
     aws.fault(undefined);
     dns.set(DNS_NAME, { A: dnsAnswer });
+    publishSrv();
     configured = [...targets];
+    const expected = new Map<string, Map<string, Published>>();
     for (const target of targets) {
-      const own = backends.filter((backend) => target.universe.includes(backend.address));
-      for (const backend of own) await setBackend(backend, random() < 0.7 ? "up" : pick(["refused", "blackholed"] as const));
+      const found = target.found();
+      const own = backends.filter((backend) => found.some(({ address, port }) => backend.address === address && backend.port === port));
+      for (const backend of own) await setBackend(backend, random() < 0.7 ? "up" : pick(backend.flaps.filter((state) => state !== "up")));
       const wanted = (target.guards.minHealthy ?? 0) + 1;
       for (const backend of own) if (own.filter((other) => other.state === "up").length < wanted) await setBackend(backend, "up");
+      const up = (address: string, port: number) => own.find((backend) => backend.address === address && backend.port === port)!.state === "up";
+      expected.set(target.service, new Map(found.map(({ address, port }) => [address, { address, port, ready: up(address, port) }])));
     }
-    const running = new Set(instances.filter((instance) => instance.running).map((instance) => instance.address));
-    const expected = new Map<string, Map<string, boolean>>(
-      targets.map((target) => {
-        const found = target.service === "api" ? [apiStatic, ...dnsAnswer] : target.service === "cache" ? cacheAddresses.filter((address) => running.has(address)) : target.universe;
-        const up = (address: string) => backends.find((backend) => backend.address === address)!.state === "up";
-        return [target.service, new Map(found.map((address) => [address, up(address)]))];
-      }),
-    );
     // Bound: max(rise, fall) runs to turn every backend, then the removals maxRemovalsPerRun still holds back.
     figures.convergence.bound = Math.max(
       ...targets.map((target) => {
         const readyNow = previous.readyOf(target.service);
-        const removals = [...readyNow].filter((address) => !expected.get(target.service)!.get(address)).length;
+        const removals = [...readyNow].filter((address) => !expected.get(target.service)!.get(address)?.ready).length;
         const cap = target.guards.maxRemovalsPerRun === undefined ? Infinity : amountOf(target.guards.maxRemovalsPerRun, readyNow.size);
         return Math.max(RISE, FALL) + (removals === 0 ? 0 : Math.ceil(removals / Math.max(cap, 1)));
       }),
@@ -456,7 +507,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakFigures> {
     } else {
       for (const target of targets) {
         if (!publishedMatches(previous, target.service, expected.get(target.service)!)) {
-          log(`not converged: ${target.service} published ${JSON.stringify([...previous.publishedOf(target.service)])}, expected ${JSON.stringify([...expected.get(target.service)!])}`);
+          log(`not converged: ${target.service} published ${JSON.stringify([...previous.publishedOf(target.service).values()])}, expected ${JSON.stringify([...expected.get(target.service)!.values()])}`);
         }
       }
     }
@@ -537,8 +588,8 @@ interface ClusterState {
   /** Our slices of a Service. */
   slicesOf(service: string): V1EndpointSlice[];
   readyOf(service: string): Set<string>;
-  /** Address → ready, from our slices. */
-  publishedOf(service: string): Map<string, boolean>;
+  /** Address → how our slices publish it. */
+  publishedOf(service: string): Map<string, Published>;
   /** The resourceVersion of `resource/name`, if it exists. */
   versionOf(key: string): string | undefined;
 }
@@ -557,7 +608,14 @@ async function readState(cluster: TestCluster, serviceUids: Map<string, string>)
   const slicesOf = (service: string) =>
     slices.items.filter((slice) => isOurs(slice.metadata) && slice.metadata?.labels?.["kubernetes.io/service-name"] === service);
   const publishedOf = (service: string) =>
-    new Map(slicesOf(service).flatMap((slice) => (slice.endpoints ?? []).map((endpoint) => [endpoint.addresses[0]!, endpoint.conditions?.ready ?? true] as const)));
+    new Map(
+      slicesOf(service).flatMap((slice) =>
+        (slice.endpoints ?? []).map((endpoint): [string, Published] => {
+          const address = endpoint.addresses[0]!;
+          return [address, { address, ready: endpoint.conditions?.ready ?? true, port: slice.ports?.[0]?.port ?? 0 }];
+        }),
+      ),
+    );
   const versions = new Map<string, string | undefined>([
     ...slices.items.map((item) => [`endpointslices/${item.metadata?.name}`, item.metadata?.resourceVersion] as const),
     ...endpoints.items.map((item) => [`endpoints/${item.metadata?.name}`, item.metadata?.resourceVersion] as const),
@@ -569,7 +627,7 @@ async function readState(cluster: TestCluster, serviceUids: Map<string, string>)
     configMaps: configMaps.items,
     serviceUids,
     slicesOf,
-    readyOf: (service) => new Set([...publishedOf(service)].filter(([, ready]) => ready).map(([address]) => address)),
+    readyOf: (service) => new Set([...publishedOf(service).values()].filter((endpoint) => endpoint.ready).map((endpoint) => endpoint.address)),
     publishedOf,
     versionOf: (key) => versions.get(key),
   };
@@ -684,18 +742,20 @@ function checkInvariants(input: {
   return violations;
 }
 
-/** Our slices hold exactly `expected` (address → ready), and our Endpoints say the same. */
-function publishedMatches(state: ClusterState, service: string, expected: Map<string, boolean>): boolean {
-  const published = state.publishedOf(service);
-  if (published.size !== expected.size || [...expected].some(([address, ready]) => published.get(address) !== ready)) return false;
+/** Our slices hold exactly `expected` (address, readiness and port), and our Endpoints say the same. */
+function publishedMatches(state: ClusterState, service: string, expected: Map<string, Published>): boolean {
   const endpoints = state.endpoints.find((item) => item.metadata?.name === service && isOurs(item.metadata));
   const listed = new Map(
-    (endpoints?.subsets ?? []).flatMap((subset) => [
-      ...(subset.addresses ?? []).map((address) => [address.ip, true] as const),
-      ...(subset.notReadyAddresses ?? []).map((address) => [address.ip, false] as const),
-    ]),
+    (endpoints?.subsets ?? []).flatMap((subset) =>
+      [...(subset.addresses ?? []).map((address) => [address, true] as const), ...(subset.notReadyAddresses ?? []).map((address) => [address, false] as const)].map(
+        ([address, ready]): [string, Published] => [address.ip, { address: address.ip, ready, port: subset.ports?.[0]?.port ?? 0 }],
+      ),
+    ),
   );
-  return listed.size === expected.size && [...expected].every(([address, ready]) => listed.get(address) === ready);
+  const same = (published: Map<string, Published>) =>
+    published.size === expected.size &&
+    [...expected.values()].every((wanted) => published.get(wanted.address)?.ready === wanted.ready && published.get(wanted.address)?.port === wanted.port);
+  return same(state.publishedOf(service)) && same(listed);
 }
 
 /** The figures as a table for the test's output and README. */
