@@ -38,6 +38,8 @@ export interface KubeFaultPlan {
   serverErrorRate?: number;
   /** Any request's connection reset: half before it reaches the server, half after (the answer cut short). */
   resetRate?: number;
+  /** Writes whose path matches answered 503 without reaching the server: one chosen write fails. */
+  unavailableFor?: RegExp;
 }
 
 export interface KubeFaultProxy {
@@ -106,6 +108,10 @@ export async function startKubeFaultProxy(kubeconfigPath: string, random: () => 
     if (write && random() < (faults.conflictRate ?? 0)) {
       injected.conflict409++;
       return status(response, 409, "Conflict", "Operation cannot be fulfilled: the object has been modified; please apply your changes to the latest version and try again (injected)");
+    }
+    if (write && faults.unavailableFor?.test(incoming.url ?? "")) {
+      injected.unavailable503++;
+      return status(response, 503, "ServiceUnavailable", "the server is currently unable to handle the request (injected)");
     }
     if (random() < (faults.serverErrorRate ?? 0)) {
       if (random() < 0.5) {
