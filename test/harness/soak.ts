@@ -1,5 +1,6 @@
 // The fault soak: many sync runs against a real API server behind a fault-injecting proxy, with sources that
-// throttle, SERVFAIL and flap and backends that flap, checking the safety invariants after every run; then the
+// throttle, SERVFAIL and flap (an SRV record moving members between ports among them) and backends that flap,
+// checking the safety invariants after every run; then the
 // faults stop and the runs until the published state matches the backends' real health are counted. Shared by
 // test/integration/soak.test.ts (npm test) and test/bench/soak.bench.ts (a longer profile). Everything random
 // comes from one seeded generator, so a seed replays the same schedule (timing aside).

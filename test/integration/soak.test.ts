@@ -1,11 +1,12 @@
 // The fault soak (test/harness/soak.ts): 300 sync runs against a real API server behind a fault-injecting proxy
 // (409 storms, 500 and 503 answers, connections reset before and after the server saw the request, stalls past
 // the 10 s deadline, CLI processes killed mid-apply), with a DNS source that SERVFAILs, times out and changes its
-// answer, an EC2 source (moto) that is throttled and fails, instances stopped and started, and real backends in a
-// network namespace that flap (refused, black-holed, HTTP 503). After every run the invariants hold (foreign
-// objects untouched, guards' floors on ready endpoints, nothing pruned that is configured, no duplicates, labels);
-// once the faults stop, the published state matches the backends' health within the bound, and a further run
-// writes nothing. SOAK_SEED=N replays a schedule; the seed is in the test's name.
+// answer, an SRV record whose members move between ports (and so between slices), an EC2 source (moto) that is
+// throttled and fails, instances stopped and started, and real backends in a network namespace that flap
+// (refused, black-holed, HTTP 503). After every run the invariants hold (foreign objects untouched, guards' floors
+// on ready endpoints, nothing pruned that is configured, no duplicates, labels); once the faults stop, the
+// published state matches the backends' health within the bound, and a further run writes nothing.
+// SOAK_SEED=N replays a schedule; the seed is in the test's name.
 import assert from "node:assert/strict";
 import { it } from "node:test";
 import { formatFigures, runSoak, soakSeed } from "../harness/soak.ts";
