@@ -1,26 +1,9 @@
 // The fault soak: many sync runs against a real API server behind a fault-injecting proxy, with sources that
 // throttle, SERVFAIL and flap (an SRV record moving members between ports among them) and backends that flap,
-// checking the safety invariants after every run; then the
-// faults stop and the runs until the published state matches the backends' real health are counted. Shared by
-// test/integration/soak.test.ts (npm test) and test/bench/soak.bench.ts (a longer profile). Everything random
-// comes from one seeded generator, so a seed replays the same schedule (timing aside).
-//
-// The invariants, read as cluster-admin straight from the API server after every run:
-// - foreign: objects that are not ours (another manager's slice for one of our Services, a hand-made Endpoints,
-//   another installation's slice, Endpoints and ConfigMap, a ConfigMap named like our memory) keep their
-//   resourceVersion, and the audit log shows no write of the syncer to any of them;
-// - removals: per Service, the addresses ready in our slices before the run and not after are at most
-//   maxRemovalsPerRun (of the ready count before);
-// - neverEmpty: a Service with ready endpoints never ends a run with none (every target here always has a
-//   source that finds backends, so "unless every source answered empty" never applies);
-// - minHealthy: with a count m, the ready endpoints after a run are at least min(m, before);
-// - kept: a configured target that had slices and Endpoints of ours before the run still has them;
-//   pruned: after a run whose pruning succeeded, nothing of ours is left for a Service not in the config;
-// - duplicates: per Service, address family and port set, our slices hold no address twice, none is empty, and
-//   there are no more than one per 1,000 endpoints; no mirrored slice (the mirroring controller's) exists for a
-//   Service of ours (our Endpoints' skip-mirror label kept it out);
-// - addresses: every address in our slices is one a source of that target can give;
-// - labels: what README's *What it writes* says (labelProblems).
+// checking the safety invariants (soak-invariants.ts) after every run; then the faults stop and the runs until
+// the published state matches the backends' real health are counted. Shared by test/integration/soak.test.ts
+// (npm test) and test/bench/soak.bench.ts (a longer profile). Everything random comes from one seeded
+// generator, so a seed replays the same schedule (timing aside).
 import { spawn } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -32,7 +15,7 @@ import {
   StartInstancesCommand,
   StopInstancesCommand,
 } from "@aws-sdk/client-ec2";
-import type { V1ConfigMap, V1EndpointSlice, V1Endpoints, V1ObjectMeta } from "@kubernetes/client-node";
+import type { V1EndpointSlice } from "@kubernetes/client-node";
 import { stringify } from "yaml";
 import { createTestNetwork, type BackendFleet, type TestNetwork } from "../../infra/netns/test-network.ts";
 import { runSync } from "../../functions/engine/run.ts";
@@ -43,6 +26,18 @@ import { selectorlessService, startTestCluster, testConfig, type TestCluster } f
 import { startDnsServer, type TestDnsServer } from "./dns-server.ts";
 import { KUBE_FAULT_KINDS, startKubeFaultProxy, type KubeFaultKind, type KubeFaultProxy } from "./kube-fault-proxy.ts";
 import { startMoto, type Moto } from "./moto.ts";
+import {
+  amountOf,
+  checkInvariants,
+  publishedMatches,
+  readState,
+  SOAK_NAMESPACE,
+  SOAK_OWNER,
+  type ForeignObject,
+  type InvariantTarget,
+  type Published,
+  type Violation,
+} from "./soak-invariants.ts";
 
 export interface SoakOptions {
   /** Runs with faults; the convergence runs come after. */
@@ -54,12 +49,6 @@ export interface SoakOptions {
   /** One CLI process killed mid-apply every this many runs. */
   killEvery: number;
   log?: (line: string) => void;
-}
-
-export interface Violation {
-  run: number;
-  invariant: string;
-  detail: string;
 }
 
 export interface SoakFigures {
@@ -86,8 +75,6 @@ export interface SoakFigures {
 
 type BackendState = "up" | "refused" | "blackholed" | "http503";
 
-const NAMESPACE = "ees-soak";
-const OWNER = "default";
 const REGION = "eu-west-1";
 const RISE = 2;
 const FALL = 2;
@@ -95,32 +82,17 @@ const CLI = path.join(import.meta.dirname, "../../functions/cli.ts");
 const DNS_NAME = "api.soak.internal";
 const SRV_NAME = "_etcd-client._tcp.soak.internal";
 
-interface Guards {
-  minHealthy?: number;
-  maxRemovalsPerRun?: number | string;
-  neverEmpty?: boolean;
-}
-
-interface SoakTarget {
+interface SoakTarget extends InvariantTarget {
   service: string;
   port: { name: string; port: number };
   kind: "http" | "tcp";
-  /** Every address a source of this target can give. */
-  universe: string[];
   /** The ports its backends listen on: the target's, or those an SRV record may give. */
   backendPorts: number[];
   /** What a flapping backend turns into. */
   flaps: BackendState[];
-  guards: Guards;
   source: () => Record<string, unknown>[];
   /** What its sources give now, when they answer. */
   found: () => Published[];
-}
-
-interface Published {
-  address: string;
-  ready?: boolean;
-  port: number;
 }
 
 /** mulberry32: small, fast and good enough to pick faults; seeded so a run can be replayed. */
@@ -161,7 +133,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakFigures> {
   let kube: KubeFaultProxy | undefined;
   try {
     [cluster, network, moto, dns] = await Promise.all([
-      startTestCluster([NAMESPACE]),
+      startTestCluster([SOAK_NAMESPACE]),
       createTestNetwork(options.network),
       startMoto(),
       startDnsServer(),
@@ -293,7 +265,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakFigures> {
 
     const serviceUids = new Map<string, string>();
     for (const target of targets) {
-      const created = await admin.core.createNamespacedService({ namespace: NAMESPACE, body: selectorlessService(NAMESPACE, target.service, [target.port]) });
+      const created = await admin.core.createNamespacedService({ namespace: SOAK_NAMESPACE, body: selectorlessService(SOAK_NAMESPACE, target.service, [target.port]) });
       serviceUids.set(target.service, created.metadata!.uid!);
     }
     const foreign = await plantForeignObjects(cluster, v4);
@@ -301,7 +273,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakFigures> {
     const targetConfig = (target: SoakTarget) => ({
       name: target.service,
       cluster: "soak",
-      namespace: NAMESPACE,
+      namespace: SOAK_NAMESPACE,
       service: target.service,
       ports: [target.port],
       sources: target.source(),
@@ -311,7 +283,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakFigures> {
       recheckDelayMs: 0,
       guards: target.guards,
     });
-    const configInput = (configured: SoakTarget[]) => ({ ownerId: OWNER, clusters: [{ name: "soak", kubeconfig: kube!.kubeconfig }], targets: configured.map(targetConfig) });
+    const configInput = (configured: SoakTarget[]) => ({ ownerId: SOAK_OWNER, clusters: [{ name: "soak", kubeconfig: kube!.kubeconfig }], targets: configured.map(targetConfig) });
     // One set of clients for every in-process run, as one warm Lambda keeps them.
     const connections = new ClusterConnections(testConfig(configInput(targets)).clusters);
 
@@ -533,16 +505,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakFigures> {
   }
 }
 
-interface ForeignObject {
-  /** `resource/name`, as the audit log names it. */
-  key: string;
-  resourceVersion: string;
-}
-
 /** Objects the syncer must never touch, in its namespace, beside its own. */
 async function plantForeignObjects(cluster: TestCluster, v4: (host: number) => string): Promise<ForeignObject[]> {
   const { core, discovery } = cluster.admin;
-  const namespace = NAMESPACE;
+  const namespace = SOAK_NAMESPACE;
   const otherInstallation = { "app.kubernetes.io/managed-by": "external-endpoint-syncer", "external-endpoint-syncer/owner": "other" };
   const slice = (name: string, service: string, labels: Record<string, string>, host: number, port: { name: string; port: number }): V1EndpointSlice => ({
     metadata: { name, namespace, labels: { ...labels, "kubernetes.io/service-name": service } },
@@ -579,184 +545,6 @@ async function plantForeignObjects(cluster: TestCluster, v4: (host: number) => s
   ];
   const resources = ["endpointslices", "endpointslices", "endpoints", "configmaps", "endpoints", "configmaps"];
   return planted.map((object, index) => ({ key: `${resources[index]}/${object.metadata!.name}`, resourceVersion: object.metadata!.resourceVersion! }));
-}
-
-interface ClusterState {
-  slices: V1EndpointSlice[];
-  endpoints: V1Endpoints[];
-  configMaps: V1ConfigMap[];
-  serviceUids: Map<string, string>;
-  /** Our slices of a Service. */
-  slicesOf(service: string): V1EndpointSlice[];
-  readyOf(service: string): Set<string>;
-  /** Address → how our slices publish it. */
-  publishedOf(service: string): Map<string, Published>;
-  /** The resourceVersion of `resource/name`, if it exists. */
-  versionOf(key: string): string | undefined;
-}
-
-const MANAGER = "external-endpoint-syncer";
-const isOurs = (metadata: V1ObjectMeta | undefined) =>
-  metadata?.labels?.["app.kubernetes.io/managed-by"] === MANAGER && metadata.labels["external-endpoint-syncer/owner"] === OWNER;
-
-async function readState(cluster: TestCluster, serviceUids: Map<string, string>): Promise<ClusterState> {
-  const { core, discovery } = cluster.admin;
-  const [slices, endpoints, configMaps] = await Promise.all([
-    discovery.listNamespacedEndpointSlice({ namespace: NAMESPACE }),
-    core.listEndpointsForAllNamespaces({ fieldSelector: `metadata.namespace=${NAMESPACE}` }),
-    core.listNamespacedConfigMap({ namespace: NAMESPACE }),
-  ]);
-  const slicesOf = (service: string) =>
-    slices.items.filter((slice) => isOurs(slice.metadata) && slice.metadata?.labels?.["kubernetes.io/service-name"] === service);
-  const publishedOf = (service: string) =>
-    new Map(
-      slicesOf(service).flatMap((slice) =>
-        (slice.endpoints ?? []).map((endpoint): [string, Published] => {
-          const address = endpoint.addresses[0]!;
-          return [address, { address, ready: endpoint.conditions?.ready ?? true, port: slice.ports?.[0]?.port ?? 0 }];
-        }),
-      ),
-    );
-  const versions = new Map<string, string | undefined>([
-    ...slices.items.map((item) => [`endpointslices/${item.metadata?.name}`, item.metadata?.resourceVersion] as const),
-    ...endpoints.items.map((item) => [`endpoints/${item.metadata?.name}`, item.metadata?.resourceVersion] as const),
-    ...configMaps.items.map((item) => [`configmaps/${item.metadata?.name}`, item.metadata?.resourceVersion] as const),
-  ]);
-  return {
-    slices: slices.items,
-    endpoints: endpoints.items,
-    configMaps: configMaps.items,
-    serviceUids,
-    slicesOf,
-    readyOf: (service) => new Set([...publishedOf(service).values()].filter((endpoint) => endpoint.ready).map((endpoint) => endpoint.address)),
-    publishedOf,
-    versionOf: (key) => versions.get(key),
-  };
-}
-
-/**
- * README's *What it writes*, for one of our objects of `service`: the labels each kind carries and the owner
- * reference to the Service. One place, so new labels are one line each.
- */
-export function labelProblems(kind: "EndpointSlice" | "Endpoints" | "ConfigMap", metadata: V1ObjectMeta | undefined, service: string, serviceUid: string | undefined): string[] {
-  const labels = metadata?.labels ?? {};
-  const wanted: Record<string, string> = { "app.kubernetes.io/managed-by": MANAGER, "external-endpoint-syncer/owner": OWNER };
-  if (kind === "EndpointSlice") Object.assign(wanted, { "endpointslice.kubernetes.io/managed-by": MANAGER, "kubernetes.io/service-name": service });
-  if (kind === "Endpoints") Object.assign(wanted, { "endpointslice.kubernetes.io/skip-mirror": "true" });
-  if (kind === "ConfigMap") Object.assign(wanted, { "external-endpoint-syncer/service": service });
-  const problems = Object.entries(wanted)
-    .filter(([key, value]) => labels[key] !== value)
-    .map(([key, value]) => `${kind} ${metadata?.name}: label ${key} is ${JSON.stringify(labels[key])}, expected ${JSON.stringify(value)}`);
-  const owners = metadata?.ownerReferences ?? [];
-  if (!owners.some((owner) => owner.kind === "Service" && owner.name === service && owner.uid === serviceUid)) {
-    problems.push(`${kind} ${metadata?.name}: no owner reference to Service ${service} (${serviceUid}): ${JSON.stringify(owners)}`);
-  }
-  return problems;
-}
-
-function amountOf(setting: number | string, total: number): number {
-  return typeof setting === "number" ? setting : Math.ceil((Number.parseInt(setting, 10) / 100) * total);
-}
-
-function checkInvariants(input: {
-  run: number;
-  before: ClusterState;
-  after: ClusterState;
-  report: RunReport | undefined;
-  targets: Map<string, SoakTarget>;
-  configured: Set<string>;
-  wasConfigured: Set<string>;
-  foreign: ForeignObject[];
-}): Violation[] {
-  const { run, before, after, report, targets, configured, wasConfigured } = input;
-  const violations: Violation[] = [];
-  const fail = (invariant: string, detail: string) => violations.push({ run, invariant, detail });
-
-  for (const object of input.foreign) {
-    const now = after.versionOf(object.key);
-    if (now !== object.resourceVersion) fail("foreign", `${object.key} resourceVersion ${object.resourceVersion} → ${now ?? "deleted"}`);
-  }
-
-  for (const [service, target] of targets) {
-    const readyBefore = before.readyOf(service);
-    const readyAfter = after.readyOf(service);
-    const slices = after.slicesOf(service);
-    const ourEndpoints = after.endpoints.find((item) => item.metadata?.name === service && isOurs(item.metadata));
-    const memory = after.configMaps.find((item) => item.metadata?.name === `${service}-ees-memory` && isOurs(item.metadata));
-
-    if (configured.has(service)) {
-      const removed = [...readyBefore].filter((address) => !readyAfter.has(address));
-      const { maxRemovalsPerRun, minHealthy, neverEmpty = true } = target.guards;
-      if (maxRemovalsPerRun !== undefined && removed.length > amountOf(maxRemovalsPerRun, readyBefore.size)) {
-        fail("removals", `${service}: ${removed.length} ready endpoints removed (${removed.join(", ")}) of ${readyBefore.size}, maxRemovalsPerRun ${maxRemovalsPerRun}`);
-      }
-      if (neverEmpty && readyBefore.size > 0 && readyAfter.size === 0) fail("neverEmpty", `${service}: ${readyBefore.size} ready before, none after`);
-      if (minHealthy !== undefined && readyAfter.size < Math.min(minHealthy, readyBefore.size)) {
-        fail("minHealthy", `${service}: ${readyAfter.size} ready after, ${readyBefore.size} before, minHealthy ${minHealthy}`);
-      }
-      if (wasConfigured.has(service)) {
-        if (before.slicesOf(service).length > 0 && slices.length === 0) fail("kept", `${service}: its slices are gone while it is configured`);
-        const hadEndpoints = before.endpoints.some((item) => item.metadata?.name === service && isOurs(item.metadata));
-        if (hadEndpoints && !ourEndpoints) fail("kept", `${service}: its Endpoints are gone while it is configured`);
-      }
-    } else if (report && report.pruned.length > 0 && report.pruned.every((pruned) => pruned.error === undefined)) {
-      const left = [...slices.map((slice) => `EndpointSlice ${slice.metadata?.name}`), ...(ourEndpoints ? ["Endpoints"] : []), ...(memory ? ["ConfigMap"] : [])];
-      if (left.length > 0) fail("pruned", `${service} left the config and pruning succeeded, but ${left.join(", ")} remain`);
-    }
-
-    // Duplicates: per address family and port set.
-    const groups = new Map<string, V1EndpointSlice[]>();
-    for (const slice of slices) {
-      const ports = (slice.ports ?? []).map((port) => `${port.name}:${port.port}/${port.protocol}`).sort().join(",");
-      const key = `${slice.addressType} ${ports}`;
-      groups.set(key, [...(groups.get(key) ?? []), slice]);
-    }
-    for (const [group, members] of groups) {
-      const addresses = members.flatMap((slice) => (slice.endpoints ?? []).map((endpoint) => endpoint.addresses[0]!));
-      const twice = addresses.filter((address, index) => addresses.indexOf(address) !== index);
-      if (twice.length > 0) fail("duplicates", `${service} ${group}: ${twice.join(", ")} in more than one endpoint of our slices ${members.map((slice) => slice.metadata?.name).join(", ")}`);
-      if (members.length > Math.max(1, Math.ceil(addresses.length / 1000))) fail("duplicates", `${service} ${group}: ${members.length} slices for ${addresses.length} endpoints`);
-      for (const slice of members) if ((slice.endpoints ?? []).length === 0) fail("duplicates", `${service}: slice ${slice.metadata?.name} is empty`);
-    }
-    const mirrored = after.slices.filter(
-      (slice) => slice.metadata?.labels?.["kubernetes.io/service-name"] === service && slice.metadata.labels["endpointslice.kubernetes.io/managed-by"] === "endpointslicemirroring-controller.k8s.io",
-    );
-    if (mirrored.length > 0) fail("duplicates", `${service}: mirrored slices ${mirrored.map((slice) => slice.metadata?.name).join(", ")} beside ours`);
-
-    const strangers = [...after.publishedOf(service).keys()].filter((address) => !target.universe.includes(address));
-    if (strangers.length > 0) fail("addresses", `${service}: ${strangers.join(", ")} published, which no source of it gives`);
-
-    const uid = after.serviceUids.get(service);
-    const problems = [
-      ...slices.flatMap((slice) => labelProblems("EndpointSlice", slice.metadata, service, uid)),
-      ...(ourEndpoints ? labelProblems("Endpoints", ourEndpoints.metadata, service, uid) : []),
-      ...(memory ? labelProblems("ConfigMap", memory.metadata, service, uid) : []),
-    ];
-    for (const problem of problems) fail("labels", problem);
-  }
-  // Nothing of ours for a Service we do not know.
-  for (const object of [...after.slices, ...after.endpoints, ...after.configMaps]) {
-    if (!isOurs(object.metadata)) continue;
-    const service = object.metadata?.labels?.["kubernetes.io/service-name"] ?? object.metadata?.labels?.["external-endpoint-syncer/service"] ?? object.metadata?.name ?? "";
-    if (!targets.has(service)) fail("labels", `${object.metadata?.name}: ours, for an unknown Service ${JSON.stringify(service)}`);
-  }
-  return violations;
-}
-
-/** Our slices hold exactly `expected` (address, readiness and port), and our Endpoints say the same. */
-function publishedMatches(state: ClusterState, service: string, expected: Map<string, Published>): boolean {
-  const endpoints = state.endpoints.find((item) => item.metadata?.name === service && isOurs(item.metadata));
-  const listed = new Map(
-    (endpoints?.subsets ?? []).flatMap((subset) =>
-      [...(subset.addresses ?? []).map((address) => [address, true] as const), ...(subset.notReadyAddresses ?? []).map((address) => [address, false] as const)].map(
-        ([address, ready]): [string, Published] => [address.ip, { address: address.ip, ready, port: subset.ports?.[0]?.port ?? 0 }],
-      ),
-    ),
-  );
-  const same = (published: Map<string, Published>) =>
-    published.size === expected.size &&
-    [...expected.values()].every((wanted) => published.get(wanted.address)?.ready === wanted.ready && published.get(wanted.address)?.port === wanted.port);
-  return same(state.publishedOf(service)) && same(listed);
 }
 
 /** The figures as a table for the test's output and README. */

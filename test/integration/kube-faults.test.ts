@@ -1,7 +1,7 @@
 // The kube writer against a real API server behind the fault proxy (test/harness/kube-fault-proxy.ts), with a
-// chosen write failing. Found by the fault soak: an endpoint that moves to the slice of another port set (its
-// SRV port changed) was taken out of its old slice even when the write that adds it to the new one failed, so
-// readers saw fewer ready endpoints than either side of the change, beyond maxRemovalsPerRun.
+// chosen write failing. Found while building the fault soak: an endpoint that moves to the slice of another port
+// set (its SRV port changed) was taken out of its old slice even when the write that adds it to the new one
+// failed, so readers saw fewer ready endpoints than either side of the change, beyond maxRemovalsPerRun.
 //
 // Cases: the write adding a moved endpoint fails: nothing is taken out, and the next run completes the move.
 // Nothing is probed (check: none): the addresses are TEST-NET ones.
