@@ -47,8 +47,6 @@ export interface KubeFaultProxy {
   kubeconfig: string;
   /** Faults injected so far, by kind. */
   injected: Record<KubeFaultKind, number>;
-  /** Requests forwarded so far, writes among them. */
-  forwarded: { requests: number; writes: number };
   plan(faults: KubeFaultPlan): void;
   /** The next write reaches the server, and its answer is withheld until the client gives up. */
   armStall(): void;
@@ -81,7 +79,6 @@ export async function startKubeFaultProxy(kubeconfigPath: string, random: () => 
   const agent = new Agent({ keepAlive: true, ...(caFile && { ca: await readFile(path.resolve(path.dirname(kubeconfigPath), caFile)) }) });
 
   const injected = Object.fromEntries(KUBE_FAULT_KINDS.map((kind) => [kind, 0])) as Record<KubeFaultKind, number>;
-  const forwarded = { requests: 0, writes: 0 };
   let faults: KubeFaultPlan = {};
   let stallArmed = false;
   let kill: { after: number; fired: boolean; call: () => void } | undefined;
@@ -132,9 +129,11 @@ export async function startKubeFaultProxy(kubeconfigPath: string, random: () => 
     if (stall) stallArmed = false;
 
     inFlight++;
-    forwarded.requests++;
-    if (write) forwarded.writes++;
+    let finished = false;
+    // Called from the answer and from the request's error, whichever comes; counted once.
     const done = () => {
+      if (finished) return;
+      finished = true;
       inFlight--;
       settle();
     };
@@ -193,7 +192,6 @@ export async function startKubeFaultProxy(kubeconfigPath: string, random: () => 
   return {
     kubeconfig,
     injected,
-    forwarded,
     plan(next) {
       faults = { ...next };
     },

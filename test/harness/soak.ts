@@ -336,6 +336,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakFigures> {
 
     let previous = await readState(cluster, serviceUids);
     let configured = [...targets];
+    /** The targets of the last run, for what "still configured" means in the next. */
+    let configuredNames = new Set(configured.map((target) => target.service));
     let run = 0;
     const stallRuns = new Set(Array.from({ length: options.stalls }, (_, index) => Math.round(((index + 1) * options.runs) / (options.stalls + 1))));
 
@@ -354,7 +356,6 @@ export async function runSoak(options: SoakOptions): Promise<SoakFigures> {
       previous = after;
       return { report, after };
     };
-    let configuredNames = new Set(configured.map((target) => target.service));
 
     // The fault runs.
     for (let index = 1; index <= options.runs; index++) {
