@@ -1,13 +1,12 @@
-// The fault soak's invariants (test/harness/soak.ts runs them after every run).
-//
-// Read as cluster-admin straight from the API server after every run:
+// The fault soak's invariants (test/harness/soak.ts checks them after every run), read as cluster-admin straight
+// from the API server. "Ready" means published ready: in our slices (conditions.ready, absent counting as
+// true), and separately in our Endpoints (addresses, not notReadyAddresses); "before" is what the previous run
+// left.
 // - foreign: objects that are not ours (another manager's slice for one of our Services, a hand-made Endpoints,
 //   another installation's slice, Endpoints and ConfigMap, a ConfigMap named like our memory) keep their
 //   resourceVersion, and the audit log shows no write of the syncer to any of them;
-// Ready means published ready in our slices (conditions.ready, absent counting as true); "before" is what the
-// previous run left.
-// - removals: per Service, the addresses ready in our slices before the run and not after are at most
-//   maxRemovalsPerRun (of the ready count before);
+// - removals: per Service, the addresses ready before the run and not after are at most maxRemovalsPerRun (of
+//   the ready count before);
 // - neverEmpty: a Service with ready endpoints never ends a run with none (every target here always has a
 //   source that finds backends, so "unless every source answered empty" never applies);
 // - minHealthy: with a count m, the ready endpoints after a run are at least min(m, before);
@@ -64,6 +63,8 @@ export interface ClusterState {
   /** Our slices of a Service. */
   slicesOf(service: string): V1EndpointSlice[];
   readyOf(service: string): Set<string>;
+  /** The ready addresses of our Endpoints of a Service. */
+  endpointsReadyOf(service: string): Set<string>;
   /** Address → how our slices publish it. */
   publishedOf(service: string): Map<string, Published>;
   /** The resourceVersion of `resource/name`, if it exists. */
@@ -103,6 +104,12 @@ export async function readState(cluster: TestCluster, serviceUids: Map<string, s
     configMaps: configMaps.items,
     serviceUids,
     slicesOf,
+    endpointsReadyOf: (service) =>
+      new Set(
+        endpoints.items
+          .filter((item) => item.metadata?.name === service && isOurs(item.metadata))
+          .flatMap((item) => (item.subsets ?? []).flatMap((subset) => (subset.addresses ?? []).map((address) => address.ip))),
+      ),
     readyOf: (service) => new Set([...publishedOf(service).values()].filter((endpoint) => endpoint.ready).map((endpoint) => endpoint.address)),
     publishedOf,
     versionOf: (key) => versions.get(key),
@@ -153,21 +160,25 @@ export function checkInvariants(input: {
   }
 
   for (const [service, target] of targets) {
-    const readyBefore = before.readyOf(service);
-    const readyAfter = after.readyOf(service);
     const slices = after.slicesOf(service);
     const ourEndpoints = after.endpoints.find((item) => item.metadata?.name === service && isOurs(item.metadata));
     const memory = after.configMaps.find((item) => item.metadata?.name === `${service}-ees-memory` && isOurs(item.metadata));
 
     if (configured.has(service)) {
-      const removed = [...readyBefore].filter((address) => !readyAfter.has(address));
-      const { maxRemovalsPerRun, minHealthy, neverEmpty = true } = target.guards;
-      if (maxRemovalsPerRun !== undefined && removed.length > amountOf(maxRemovalsPerRun, readyBefore.size)) {
-        fail("removals", `${service}: ${removed.length} ready endpoints removed (${removed.join(", ")}) of ${readyBefore.size}, maxRemovalsPerRun ${maxRemovalsPerRun}`);
-      }
-      if (neverEmpty && readyBefore.size > 0 && readyAfter.size === 0) fail("neverEmpty", `${service}: ${readyBefore.size} ready before, none after`);
-      if (minHealthy !== undefined && readyAfter.size < Math.min(minHealthy, readyBefore.size)) {
-        fail("minHealthy", `${service}: ${readyAfter.size} ready after, ${readyBefore.size} before, minHealthy ${minHealthy}`);
+      // The guards' floors, as slice readers see them and as Endpoints readers do.
+      for (const [what, readyBefore, readyAfter] of [
+        ["slices", before.readyOf(service), after.readyOf(service)],
+        ["Endpoints", before.endpointsReadyOf(service), after.endpointsReadyOf(service)],
+      ] as const) {
+        const removed = [...readyBefore].filter((address) => !readyAfter.has(address));
+        const { maxRemovalsPerRun, minHealthy, neverEmpty = true } = target.guards;
+        if (maxRemovalsPerRun !== undefined && removed.length > amountOf(maxRemovalsPerRun, readyBefore.size)) {
+          fail("removals", `${service} ${what}: ${removed.length} ready endpoints removed (${removed.join(", ")}) of ${readyBefore.size}, maxRemovalsPerRun ${maxRemovalsPerRun}`);
+        }
+        if (neverEmpty && readyBefore.size > 0 && readyAfter.size === 0) fail("neverEmpty", `${service} ${what}: ${readyBefore.size} ready before, none after`);
+        if (minHealthy !== undefined && readyAfter.size < Math.min(minHealthy, readyBefore.size)) {
+          fail("minHealthy", `${service} ${what}: ${readyAfter.size} ready after, ${readyBefore.size} before, minHealthy ${minHealthy}`);
+        }
       }
       if (wasConfigured.has(service)) {
         if (before.slicesOf(service).length > 0 && slices.length === 0) fail("kept", `${service}: its slices are gone while it is configured`);

@@ -4,6 +4,8 @@
 // failed, so readers saw fewer ready endpoints than either side of the change, beyond maxRemovalsPerRun.
 //
 // Cases: the write adding a moved endpoint fails: nothing is taken out, and the next run completes the move.
+// Known, not yet fixed (todo): a failed Endpoints write makes the next run take out of the Endpoints both runs'
+// removals, more than maxRemovalsPerRun, since the guards count from the slices.
 // Nothing is probed (check: none): the addresses are TEST-NET ones.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -25,6 +27,7 @@ before(async () => {
   [cluster, dns] = await Promise.all([startTestCluster([NAMESPACE]), startDnsServer()]);
   proxy = await startKubeFaultProxy(cluster.kubeconfig, () => 1);
   await cluster.admin.core.createNamespacedService({ namespace: NAMESPACE, body: selectorlessService(NAMESPACE, "etcd", [{ name: "client", port: 2379 }]) });
+  await cluster.admin.core.createNamespacedService({ namespace: NAMESPACE, body: selectorlessService(NAMESPACE, "db", [{ name: "pg", port: 5432 }]) });
   MEMBERS.forEach((address, index) => dns.set(`m${index}.faults.internal`, { A: [address] }));
 });
 
@@ -39,21 +42,21 @@ function publishSrv(ports: Record<number, number>): void {
   dns.set(SRV, { SRV: Object.entries(ports).map(([index, port]) => ({ priority: 0, weight: 10, port, target: `m${index}.faults.internal` })) });
 }
 
-async function sync() {
+const etcdTarget = () => ({
+  name: "etcd",
+  service: "etcd",
+  ports: [{ name: "client", port: 2379 }],
+  sources: [{ dns: { name: SRV, types: ["SRV"], server: dns.server } }],
+});
+
+const dbTarget = (addresses: string[]) => ({ name: "db", service: "db", ports: [{ name: "pg", port: 5432 }], sources: [{ static: addresses.map((address) => ({ address })) }] });
+
+/** One target per run, so one test's target is never pruned by the other's. */
+async function sync(target: Record<string, unknown> = etcdTarget()) {
   const config = testConfig({
     clusters: [{ name: "test", kubeconfig: proxy.kubeconfig }],
-    targets: [
-      {
-        name: "etcd",
-        cluster: "test",
-        namespace: NAMESPACE,
-        service: "etcd",
-        ports: [{ name: "client", port: 2379 }],
-        sources: [{ dns: { name: SRV, types: ["SRV"], server: dns.server } }],
-        check: { none: {} },
-        guards: { maxRemovalsPerRun: 1 },
-      },
-    ],
+    policy: "upsert-only",
+    targets: [{ cluster: "test", namespace: NAMESPACE, check: { none: {} }, guards: { maxRemovalsPerRun: 1 }, ...target }],
   });
   return runSync(config, new ClusterConnections(config.clusters));
 }
@@ -86,5 +89,22 @@ describe("writes under a chosen failing write", () => {
     proxy.plan({});
     assert.equal((await sync()).ok, true);
     assert.deepEqual(await readyEndpoints(), { "192.0.2.10": 2379, "192.0.2.11": 2380, "192.0.2.13": 2380 });
+  });
+
+  it("takes no more than maxRemovalsPerRun out of the Endpoints in the run after a failed Endpoints write", { todo: "the guards count removals from the slices only" }, async () => {
+    const endpointsReady = async () =>
+      ((await cluster.admin.core.readNamespacedEndpoints({ namespace: NAMESPACE, name: "db" })).subsets ?? []).flatMap((subset) => (subset.addresses ?? []).map((address) => address.ip)).sort();
+    assert.equal((await sync(dbTarget(["192.0.2.20", "192.0.2.21", "192.0.2.22", "192.0.2.23"]))).ok, true);
+
+    // .20 leaves the source: the slice lets it go, the Endpoints write fails.
+    proxy.plan({ unavailableFor: /\/endpoints\/db(\?|$)/ });
+    assert.equal((await sync(dbTarget(["192.0.2.21", "192.0.2.22", "192.0.2.23"]))).ok, false);
+    proxy.plan({});
+    assert.deepEqual(await endpointsReady(), ["192.0.2.20", "192.0.2.21", "192.0.2.22", "192.0.2.23"]);
+
+    // .21 leaves too: one removal as the slices count it, two for the Endpoints.
+    assert.equal((await sync(dbTarget(["192.0.2.22", "192.0.2.23"]))).ok, true);
+    const ready = await endpointsReady();
+    assert.ok(ready.length >= 3, `the Endpoints went from 4 ready to ${ready.join(", ")} in one run, maxRemovalsPerRun 1`);
   });
 });
