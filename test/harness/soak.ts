@@ -527,10 +527,11 @@ async function plantForeignObjects(cluster: TestCluster, v4: (host: number) => s
       namespace,
       body: slice("web-manual", "web", { "endpointslice.kubernetes.io/managed-by": "hand-rolled.example.com" }, 200, { name: "http", port: 8080 }),
     }),
-    // Another installation's slice for one of our Services, its Endpoints and its memory.
+    // Another installation's slice, Endpoints and memory, for its own Service beside ours (one slice of another
+    // installation for a Service of ours makes the syncer refuse that Service: a case of its own, not a soak's).
     await discovery.createNamespacedEndpointSlice({
       namespace,
-      body: slice("api-other-0", "api", { ...otherInstallation, "endpointslice.kubernetes.io/managed-by": "external-endpoint-syncer" }, 201, { name: "tcp", port: 7000 }),
+      body: slice("other-ipv4-0", "other", { ...otherInstallation, "endpointslice.kubernetes.io/managed-by": "external-endpoint-syncer" }, 201, { name: "tcp", port: 7000 }),
     }),
     await core.createNamespacedEndpoints({
       namespace,
