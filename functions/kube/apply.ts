@@ -77,16 +77,24 @@ function kindApi(clients: KubeClients, kind: KubeObject["kind"]): KindApi {
 }
 
 /**
- * The only place that writes our objects (Events go through events.ts). Creates and updates first, then deletes, so readers never see fewer endpoints
- * than either side of the change; within each, a few writes at a time. A 409 is re-read and retried; an object
- * that turns out not to be ours is never touched. A failure stops what has not started and throws an
- * ApplyError that counts what was written.
+ * The only place that writes our objects (Events go through events.ts). Creates and updates that take no endpoint
+ * out and turn none not ready go first, then the other creates and updates, then deletes, so readers never see
+ * fewer endpoints than either side of the change, even when a write fails between them: an endpoint moving to the
+ * slice of another port set is in its new slice before it leaves the old one. Within each phase, a few writes at a time. A 409 is
+ * re-read and retried; an object that turns out not to be ours is never touched. A failure stops what has not
+ * started and throws an ApplyError that counts what was written.
  */
 export async function applyChanges(clients: KubeClients, changes: Change[], writer: Writer): Promise<ApplyResult> {
   const result: ApplyResult = { writes: 0, conflictsRetried: 0 };
   const limit = pLimit(WRITE_CONCURRENCY);
   let failure: { error: unknown } | undefined;
-  for (const phase of [changes.filter((change) => change.action !== "delete"), changes.filter((change) => change.action === "delete")]) {
+  const removes = (change: Change) => change.endpoints.some((endpoint) => endpoint.change === "removed" || endpoint.change === "notReady");
+  const phases = [
+    changes.filter((change) => change.action !== "delete" && !removes(change)),
+    changes.filter((change) => change.action !== "delete" && removes(change)),
+    changes.filter((change) => change.action === "delete"),
+  ];
+  for (const phase of phases) {
     await Promise.all(
       phase.map((change) =>
         limit(async () => {
