@@ -1,7 +1,7 @@
 // `targets[].sources[]`: one schema per source kind, and the source entry that names exactly one of them.
 import { isIP } from "node:net";
 import * as z from "zod";
-import { awsRegion, DNS_LABEL, dnsLabel, dnsSubdomain, exactlyOne, ipAddress, LABEL_VALUE, port, roleArn, timeoutMs } from "./common.ts";
+import { awsRegion, DNS_LABEL, dnsLabel, dnsSubdomain, exactlyOne, filePath, ipAddress, LABEL_VALUE, port, roleArn, timeoutMs } from "./common.ts";
 
 const staticEntrySchema = z
   .strictObject({
@@ -133,6 +133,9 @@ const dnsSourceSchema = z
     timeoutMs: timeoutMs.default(2000),
   });
 
+/** A file of addresses, one a line (README, Sources); relative to the config file, read at every run. */
+const fileSourceSchema = z.strictObject({ path: filePath });
+
 export const sourceSchema = z
   .strictObject({
     name: dnsLabel.optional(),
@@ -140,11 +143,13 @@ export const sourceSchema = z
     ec2: ec2SourceSchema.optional(),
     route53: route53SourceSchema.optional(),
     dns: dnsSourceSchema.optional(),
+    file: fileSourceSchema.optional(),
   })
-  .superRefine(exactlyOne(["static", "ec2", "route53", "dns"], "source kind"));
+  .superRefine(exactlyOne(["static", "ec2", "route53", "dns", "file"], "source kind"));
 
 export type SourceConfig = z.output<typeof sourceSchema>;
 export type StaticEntry = z.output<typeof staticEntrySchema>;
 export type Ec2SourceConfig = z.output<typeof ec2SourceSchema>;
 export type Route53SourceConfig = z.output<typeof route53SourceSchema>;
 export type DnsSourceConfig = z.output<typeof dnsSourceSchema>;
+export type FileSourceConfig = z.output<typeof fileSourceSchema>;
