@@ -4,6 +4,7 @@ import * as z from "zod";
 import { describeIssues } from "./config/issues.ts";
 import { runSync, UnknownTargetError } from "./engine/run.ts";
 import { installationId, optionalEnv } from "./env.ts";
+import { errorMessage } from "./errors.ts";
 import { logger, publishRun, startInvocation } from "./observability.ts";
 import { summarize } from "./report/summary.ts";
 import { API_GATEWAY_LIMIT_MS, functionRuntime, runDeadline, type Runtime } from "./runtime.ts";
@@ -42,7 +43,7 @@ export async function handler(event: APIGatewayProxyEvent, context: Context): Pr
       runtime = await functionRuntime();
     } catch (error) {
       // The error's own message: config errors name the field and value, never the file's text.
-      const reason = bounded(errorText(error), MAX_REASON_CHARS);
+      const reason = bounded(errorMessage(error), MAX_REASON_CHARS);
       logger.error("config unavailable", { reason });
       return respond(500, { error: "config unavailable", reason });
     }
@@ -52,7 +53,7 @@ export async function handler(event: APIGatewayProxyEvent, context: Context): Pr
   } catch (error) {
     if (error instanceof UnknownTargetError) return respond(404, { error: "unknown target", ...listed("targets", error.names) });
     // API Gateway would turn a throw into a bare 502; the log line carries what the caller is not shown.
-    logger.error("sync trigger failed", { error: errorText(error) });
+    logger.error("sync trigger failed", { error: errorMessage(error) });
     return respond(500, { error: "internal error", requestId: context.awsRequestId });
   }
 }
@@ -110,10 +111,6 @@ function badRequest(problems: string[]): { response: APIGatewayProxyResult } {
 function listed<K extends string>(key: K, items: string[]): Record<K, string[]> & { omitted?: number } {
   const shown = { [key]: items.slice(0, MAX_LISTED) } as Record<K, string[]>;
   return items.length > MAX_LISTED ? { ...shown, omitted: items.length - MAX_LISTED } : shown;
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message || error.name : String(error);
 }
 
 function bounded(text: string, maxChars: number): string {

@@ -54,7 +54,7 @@ function parseText(text: string, source: string): unknown {
   return parsed.value;
 }
 
-/** Reads a config file; kubeconfig paths are taken relative to it. */
+/** Reads a config file; the paths it names (kubeconfigs, a check's TLS files, file sources) are taken relative to it. */
 export async function loadConfig(path: string, limits: RuntimeLimits = {}): Promise<Config> {
   const text = await readFile(path, "utf8").catch((error: NodeJS.ErrnoException) => {
     throw new ConfigError(path, [`cannot read the file: ${error.code ?? error.message}`]);
@@ -66,7 +66,11 @@ export async function loadConfig(path: string, limits: RuntimeLimits = {}): Prom
     clusters: config.clusters.map((cluster) =>
       cluster.kubeconfig === undefined ? cluster : { ...cluster, kubeconfig: resolvePath(cluster.kubeconfig, base) },
     ),
-    targets: config.targets.map((target) => ({ ...target, check: resolveCheckFiles(target.check, base) })),
+    targets: config.targets.map((target) => ({
+      ...target,
+      sources: target.sources.map((source) => (source.file === undefined ? source : { ...source, file: { path: resolvePath(source.file.path, base) } })),
+      check: resolveCheckFiles(target.check, base),
+    })),
   };
 }
 

@@ -1,4 +1,5 @@
 import type { V1ConfigMap, V1EndpointSlice, V1Endpoints, V1ObjectMeta } from "@kubernetes/client-node";
+import { errorMessage } from "../errors.ts";
 import { applyChanges } from "../kube/apply.ts";
 import type { KubeClients } from "../kube/client.ts";
 import { KubeApiError } from "../kube/errors.ts";
@@ -6,7 +7,6 @@ import { readMemoryConfigMap, readOwnedObjects } from "../kube/read.ts";
 import type { Change } from "../plan/changes.ts";
 import { SERVICE_NAME, writerLabels, type Writer } from "../plan/labels.ts";
 import type { PruneReport } from "../report/report.ts";
-import { errorMessage } from "../sources/source.ts";
 import { describeChange } from "./sync-target.ts";
 
 export interface PruneInput {

@@ -2,7 +2,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import pLimit, { type LimitFunction } from "p-limit";
 import type { Config, TargetConfig } from "../config/schema.ts";
 import { checkerCutOff, type GuardTrip } from "../decide/guards.ts";
-import { probeLimiter } from "../health/check.ts";
+import { errorMessage } from "../errors.ts";
+import { probeLimiter } from "../health/probe-all.ts";
 import { TcpCheck } from "../health/tcp.ts";
 import type { ClusterConnections } from "../kube/client.ts";
 import type { Verdict } from "../model.ts";
@@ -103,7 +104,7 @@ export async function runSync(config: Config, connections: ClusterConnections, o
               try {
                 return await pruneCluster(await connections.get(cluster.name), writer, configured, config.allowPruneAll, dryRun);
               } catch (error) {
-                return { cluster: cluster.name, changes: [], error: error instanceof Error ? error.message : String(error) };
+                return { cluster: cluster.name, changes: [], error: errorMessage(error) };
               }
             }),
           )

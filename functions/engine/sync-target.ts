@@ -5,7 +5,9 @@ import { decideTarget, withTrippedGuards } from "../decide/decide-target.ts";
 import { tallyProbes, type GuardTrip, type ProbeTally } from "../decide/guards.ts";
 import { timedOutLastRun, type TargetMemory } from "../decide/memory.ts";
 import { publishedEndpoints } from "../decide/published.ts";
-import { buildCheck, probeAll } from "../health/check.ts";
+import { errorMessage } from "../errors.ts";
+import { buildCheck } from "../health/build.ts";
+import { probeAll } from "../health/probe-all.ts";
 import { ApplyError, applyChanges, type ApplyResult } from "../kube/apply.ts";
 import type { KubeClients } from "../kube/client.ts";
 import { describeEndpointChanges, recordServiceEvent, type ServiceEvent } from "../kube/events.ts";
@@ -20,7 +22,8 @@ import { buildService, serviceProblem, type ServiceProblem } from "../plan/servi
 import { planStatus } from "../plan/status.ts";
 import type { DesiredEndpoint } from "../model.ts";
 import type { ChangeReport, TargetReport } from "../report/report.ts";
-import { buildSources, discoverAll, errorMessage } from "../sources/source.ts";
+import { buildSources } from "../sources/build.ts";
+import { discoverAll } from "../sources/discover.ts";
 
 export interface TargetContext {
   clients: () => Promise<KubeClients>;

@@ -1,3 +1,4 @@
+import { errorMessage } from "../errors.ts";
 import type { ReasonCode, Verdict } from "../model.ts";
 
 // Errors that say the checker itself is short of something, and nothing about the backend.
@@ -42,7 +43,7 @@ export const failed = (reason: ReasonCode, latencyMs: number, detail?: string): 
 export function verdictForError(error: unknown, latencyMs: number): Verdict {
   if (error instanceof ProbeFailure) return failed(error.reason, latencyMs, error.message);
   const code = (error as NodeJS.ErrnoException | undefined)?.code ?? "";
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   if (CHECKER_FAULTS.has(code)) return { status: "unknown", reason: "CheckerError", latencyMs, detail: message };
   if (TLS_VERIFY.has(code)) return failed("TLSVerify", latencyMs, message);
   if (code.startsWith("ERR_SSL") || code.startsWith("ERR_TLS")) return failed("TLSError", latencyMs, message);

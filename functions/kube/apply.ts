@@ -1,5 +1,6 @@
 import type { V1EndpointSlice, V1ObjectMeta } from "@kubernetes/client-node";
 import pLimit from "p-limit";
+import { errorMessage } from "../errors.ts";
 import type { Change, KubeObject } from "../plan/changes.ts";
 import { isOurs, MANAGER, type Writer } from "../plan/labels.ts";
 import type { KubeClients } from "./client.ts";
@@ -20,7 +21,7 @@ export interface ApplyResult {
 export class ApplyError extends Error {
   readonly applied: ApplyResult;
   constructor(applied: ApplyResult, cause: unknown) {
-    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    super(errorMessage(cause), { cause });
     this.name = "ApplyError";
     this.applied = applied;
   }

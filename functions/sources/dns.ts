@@ -1,5 +1,6 @@
 import { Resolver } from "node:dns/promises";
 import type { DnsSourceConfig } from "../config/schema.ts";
+import { errorMessage } from "../errors.ts";
 import type { AddressFamily, Backend, SourceResult } from "../model.ts";
 import { hostnameOf } from "./names.ts";
 import type { Source } from "./source.ts";
@@ -35,7 +36,7 @@ export class DnsSource implements Source {
       const backends = this.#config.types.includes("SRV") ? await this.#fromSrv(resolver) : await this.#fromAddresses(resolver);
       return { source: this.name, status: "ok", ...backends };
     } catch (error) {
-      return { source: this.name, status: "failed", error: error instanceof Error ? error.message : String(error) };
+      return { source: this.name, status: "failed", error: errorMessage(error) };
     } finally {
       signal.removeEventListener("abort", cancel);
     }

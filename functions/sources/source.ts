@@ -1,36 +1,7 @@
-import type { SourceConfig } from "../config/schema.ts";
 import type { SourceResult } from "../model.ts";
-import { DnsSource } from "./dns.ts";
-import { Ec2Source } from "./ec2.ts";
-import { Route53Source } from "./route53.ts";
-import { StaticSource } from "./static.ts";
 
 /** Finds backends. `discover` never throws: a failure comes back as `status: "failed"`. */
 export interface Source {
   readonly name: string;
   discover(signal: AbortSignal): Promise<SourceResult>;
-}
-
-/** One source per entry; an unnamed one is called after its kind and place (`ec2[1]`). */
-export function buildSources(configs: SourceConfig[]): Source[] {
-  return configs.map((config, index) => {
-    const named = (kind: string) => config.name ?? `${kind}[${index}]`;
-    if (config.ec2) return new Ec2Source(named("ec2"), config.ec2);
-    if (config.route53) return new Route53Source(named("route53"), config.route53);
-    if (config.dns) return new DnsSource(named("dns"), config.dns);
-    return new StaticSource(named("static"), config.static ?? []);
-  });
-}
-
-/** Runs every source at once; one source's failure is its own result, not the others'. */
-export async function discoverAll(sources: Source[], signal: AbortSignal): Promise<SourceResult[]> {
-  return Promise.all(
-    sources.map((source) =>
-      source.discover(signal).catch((error: unknown): SourceResult => ({ source: source.name, status: "failed", error: errorMessage(error) })),
-    ),
-  );
-}
-
-export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,6 +1,7 @@
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import type { StaticEntry } from "../config/schema.ts";
+import { errorMessage } from "../errors.ts";
 import type { Backend, SourceResult } from "../model.ts";
 import { hostnameOf } from "./names.ts";
 import type { Source } from "./source.ts";
@@ -27,7 +28,7 @@ export class StaticSource implements Source {
       return { source: this.name, status: "ok", backends: found.flat() };
     } catch (error) {
       // One unresolvable name fails the source: publishing the rest would drop that host's endpoints.
-      return { source: this.name, status: "failed", error: error instanceof Error ? error.message : String(error) };
+      return { source: this.name, status: "failed", error: errorMessage(error) };
     }
   }
 

@@ -11,7 +11,8 @@ import { readFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { loadConfig } from "../../functions/config/load.ts";
 import { runSync } from "../../functions/engine/run.ts";
-import { buildCheck, probeAll, probeLimiter } from "../../functions/health/check.ts";
+import { buildCheck } from "../../functions/health/build.ts";
+import { probeAll, probeLimiter } from "../../functions/health/probe-all.ts";
 import { ClusterConnections } from "../../functions/kube/client.ts";
 import type { Backend } from "../../functions/model.ts";
 

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { createTestNetwork, type BackendFleet, type TestNetwork } from "../../infra/netns/test-network.ts";
-import { buildCheck } from "../../functions/health/check.ts";
+import { buildCheck } from "../../functions/health/build.ts";
 import type { Verdict } from "../../functions/model.ts";
 import { testConfig } from "../harness/cluster.ts";
 

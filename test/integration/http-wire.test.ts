@@ -24,7 +24,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { buildCheck } from "../../functions/health/check.ts";
+import { buildCheck } from "../../functions/health/build.ts";
 import type { ReasonCode, Verdict } from "../../functions/model.ts";
 import { createTestCa, type CertPair, type TestCa } from "../harness/certs.ts";
 import { testConfig } from "../harness/cluster.ts";

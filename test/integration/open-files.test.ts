@@ -64,7 +64,8 @@ async function underLimit(files: number, args: string[]) {
 const probeScript = (checked: boolean) => `
   import { openFilesLimit } from ${here("config/limits.ts")};
   import { loadConfig } from ${here("config/load.ts")};
-  import { buildCheck, probeAll, probeLimiter } from ${here("health/check.ts")};
+  import { buildCheck } from ${here("health/build.ts")};
+  import { probeAll, probeLimiter } from ${here("health/probe-all.ts")};
   const config = await loadConfig(${JSON.stringify(configPath)}, ${checked ? "{ openFiles: openFilesLimit() }" : "{}"});
   const target = config.targets[0];
   const backends = target.sources[0].static.map(({ address }) => ({ address, family: "IPv4", sources: ["test"] }));

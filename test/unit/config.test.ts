@@ -228,7 +228,7 @@ describe("validateConfig: each problem names its path and the value found", () =
     {
       name: "source of no kind",
       change: (c) => (c.targets[0].sources[0] = { name: "racks" }),
-      problems: ["targets[0].sources[0]: expected one source kind: static, ec2, route53, dns"],
+      problems: ["targets[0].sources[0]: expected one source kind: static, ec2, route53, dns, file"],
     },
     {
       name: "typo in a check option",

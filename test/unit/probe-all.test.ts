@@ -1,9 +1,10 @@
-// probeAll's scheduling (health/check.ts), with a check that only records what it is asked and answers after
+// probeAll's scheduling (health/probe-all.ts), with a check that only records what it is asked and answers after
 // a set delay: the order probes start in and how many run at once, which no real server could show as exactly.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import pLimit from "p-limit";
-import { probeAll, type Check } from "../../functions/health/check.ts";
+import type { Check } from "../../functions/health/check.ts";
+import { probeAll } from "../../functions/health/probe-all.ts";
 import type { Backend, Verdict } from "../../functions/model.ts";
 
 const backends = (prefix: string, count: number): Backend[] =>

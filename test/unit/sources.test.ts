@@ -12,7 +12,7 @@ import { iamStatements } from "../../infra/iam.ts";
 import { describeFilters, instanceBackends } from "../../functions/sources/ec2.ts";
 import { normalizeName, Route53Source, unhealthyReason } from "../../functions/sources/route53.ts";
 import { summarizeSkipped } from "../../functions/sources/skipped.ts";
-import { buildSources } from "../../functions/sources/source.ts";
+import { buildSources } from "../../functions/sources/build.ts";
 
 const instance: Instance = {
   InstanceId: "i-0abc",

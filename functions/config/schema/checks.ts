@@ -1,0 +1,151 @@
+// `targets[].check`: one schema per check kind, and the check entry that names exactly one of them.
+import { RE2JS } from "re2js";
+import * as z from "zod";
+import { dnsSubdomain, exactlyOne, filePath, port, timeoutMs } from "./common.ts";
+
+/** A limit in milliseconds on every check; `connectTimeoutMs` bounds the TCP (and TLS) connection alone. */
+const checkTiming = {
+  /** Probe this port instead of the target's first port. */
+  port: port.optional(),
+  /** The whole attempt: connection, handshake, request and answer. */
+  timeoutMs: timeoutMs.default(2000),
+  /** Default: half of timeoutMs, so black-holed backends free their slot early (see README, Health checks). */
+  connectTimeoutMs: timeoutMs.optional(),
+};
+
+function connectWithinTotal(check: { timeoutMs: number; connectTimeoutMs?: number | undefined }, ctx: z.RefinementCtx) {
+  if (check.connectTimeoutMs !== undefined && check.connectTimeoutMs > check.timeoutMs) {
+    ctx.addIssue({ code: "custom", path: ["connectTimeoutMs"], input: check.connectTimeoutMs, message: `expected at most timeoutMs (${check.timeoutMs})` });
+  }
+}
+
+// Never a rule that could fail on the text itself: the problem list shows the value, and a key is a secret.
+const pemText = z.string({ error: "expected PEM text" }).min(1, { error: "expected PEM text" });
+
+/** How a check verifies the backend, and proves itself to it (mTLS). Paths are relative to the config file. */
+const tlsFields = {
+  /** CA bundle that signs the backends' certificates; default: Node's bundled public roots. */
+  caFile: filePath.optional(),
+  caPem: pemText.optional(),
+  /** Client certificate and key, for backends that ask for one (mTLS). */
+  certFile: filePath.optional(),
+  certPem: pemText.optional(),
+  keyFile: filePath.optional(),
+  keyPem: pemText.optional(),
+  /** Sent as SNI and required in the certificate; default: the backend's address. */
+  serverName: dnsSubdomain.optional(),
+  /** Accept any certificate. Only ever on purpose. */
+  insecureSkipVerify: z.boolean().default(false),
+};
+
+type TlsFields = { [key in "caFile" | "caPem" | "certFile" | "certPem" | "keyFile" | "keyPem"]?: string | undefined } & { insecureSkipVerify: boolean };
+
+function tlsConsistent(tls: TlsFields, ctx: z.RefinementCtx) {
+  for (const [file, pem] of [["caFile", "caPem"], ["certFile", "certPem"], ["keyFile", "keyPem"]] as const) {
+    // Reported at the file's path: the problem list shows the value there, and a PEM key must never show.
+    if (tls[file] !== undefined && tls[pem] !== undefined) ctx.addIssue({ code: "custom", path: [file], message: `expected ${file} or ${pem}, not both` });
+  }
+  const hasCert = tls.certFile !== undefined || tls.certPem !== undefined;
+  const hasKey = tls.keyFile !== undefined || tls.keyPem !== undefined;
+  if (hasCert !== hasKey) ctx.addIssue({ code: "custom", path: [hasCert ? "keyFile" : "certFile"], message: "a client certificate needs its key, and a key its certificate" });
+  if (tls.insecureSkipVerify && (tls.caFile !== undefined || tls.caPem !== undefined)) {
+    ctx.addIssue({ code: "custom", path: ["insecureSkipVerify"], message: "insecureSkipVerify ignores the CA given: keep one" });
+  }
+}
+
+const STATUS_RANGE = /^([1-5]\d\d)-([1-5]\d\d)$/;
+const STATUS_ERROR = "expected a status code (200) or a range (\"200-399\")";
+// Each branch carries the message too: zod reports the branch whose type matched, not the union's.
+const statusMatcher = z.union(
+  [
+    z.int().min(100, { error: STATUS_ERROR }).max(599, { error: STATUS_ERROR }),
+    z
+      .string()
+      .regex(STATUS_RANGE, { error: STATUS_ERROR, abort: true })
+      // A range written high to low matches nothing, and every check would fail.
+      .refine((range) => { const [low, high] = range.split("-").map(Number); return low! <= high!; }, { error: "expected a range from low to high" }),
+  ],
+  { error: STATUS_ERROR },
+);
+
+// Written into the request as they are: a CR or LF would let a value add headers of its own.
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const headerName = z.string().regex(HEADER_NAME, { error: "expected a header name (letters, digits and !#$%&'*+.^_`|~-)" });
+const headerValue = z.string().regex(/^[^\r\n\0]*$/, { error: "expected a header value without line breaks" });
+
+/** RE2 matches in linear time, so no body can make a pattern backtrack for ever (README, Health checks). */
+function compilesAsRe2(source: string, ctx: z.RefinementCtx) {
+  try {
+    RE2JS.compile(source);
+  } catch (error) {
+    ctx.addIssue({ code: "custom", input: source, message: `expected a regular expression in RE2 syntax (${(error as Error).message})` });
+  }
+}
+
+const bodyMatch = z
+  .strictObject({
+    /** Passes when the body holds this text. */
+    contains: z.string().min(1).optional(),
+    /** Passes when this regular expression (RE2 syntax: no backreferences or lookaround) matches the body. */
+    matches: z.string().min(1).superRefine(compilesAsRe2).optional(),
+    /** Read at most this much of the body; what lies beyond is never matched. */
+    readLimitBytes: z.int().min(1).max(1_048_576, { error: "expected at most 1048576 (1 MiB)" }).default(65_536),
+  })
+  .superRefine(exactlyOne(["contains", "matches"], "body match"));
+
+const httpFields = {
+  ...checkTiming,
+  method: z.enum(["GET", "HEAD", "POST", "PUT", "OPTIONS"], { error: "expected GET, HEAD, POST, PUT or OPTIONS" }).default("GET"),
+  path: z.string().startsWith("/", { error: "expected a path starting with /" }).regex(/^[^\s]*$/, { error: "expected a path without spaces" }).default("/"),
+  /** Sent with every probe; `Host` here replaces the default (serverName, else the address). */
+  headers: z.record(headerName, headerValue).optional(),
+  /** Default 200-399: a redirect still shows a live server, as HAProxy counts it. */
+  expectedStatus: z.array(statusMatcher).min(1).default(["200-399"]),
+  body: bodyMatch.optional(),
+};
+
+function httpConsistent(check: { method: string; body?: unknown }, ctx: z.RefinementCtx) {
+  if (check.method === "HEAD" && check.body !== undefined) ctx.addIssue({ code: "custom", path: ["body"], message: "a HEAD answer has no body to match" });
+}
+
+const tcpCheckSchema = z.strictObject(checkTiming).superRefine(connectWithinTotal);
+const tlsCheckSchema = z.strictObject({ ...checkTiming, ...tlsFields }).superRefine((check, ctx) => {
+  connectWithinTotal(check, ctx);
+  tlsConsistent(check, ctx);
+});
+const httpCheckSchema = z.strictObject(httpFields).superRefine((check, ctx) => {
+  connectWithinTotal(check, ctx);
+  httpConsistent(check, ctx);
+});
+const httpsCheckSchema = z.strictObject({ ...httpFields, ...tlsFields }).superRefine((check, ctx) => {
+  connectWithinTotal(check, ctx);
+  httpConsistent(check, ctx);
+  tlsConsistent(check, ctx);
+});
+/** An etcd member over HTTPS: /readyz, or /health where the member has no /readyz. */
+const etcdCheckSchema = tlsCheckSchema;
+const grpcCheckSchema = z
+  .strictObject({
+    ...checkTiming,
+    /** The service asked about in grpc.health.v1.Health/Check; "" is the server as a whole. */
+    service: z.string().default(""),
+    /** Set to speak TLS (`tls: {}` for the defaults); absent, the connection is plaintext. */
+    tls: z.strictObject(tlsFields).superRefine(tlsConsistent).optional(),
+  })
+  .superRefine(connectWithinTotal);
+
+const CHECK_KINDS = ["none", "tcp", "tls", "http", "https", "etcd", "grpc"] as const;
+
+export const checkSchema = z
+  .strictObject({
+    none: z.strictObject({}).optional(),
+    tcp: tcpCheckSchema.optional(),
+    tls: tlsCheckSchema.optional(),
+    http: httpCheckSchema.optional(),
+    https: httpsCheckSchema.optional(),
+    etcd: etcdCheckSchema.optional(),
+    grpc: grpcCheckSchema.optional(),
+  })
+  .superRefine(exactlyOne([...CHECK_KINDS], "check"));
+
+export type CheckConfig = z.output<typeof checkSchema>;

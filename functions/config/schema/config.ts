@@ -1,0 +1,111 @@
+// The whole config, and the rules across its parts (unique names, known clusters, one target per Service).
+import * as z from "zod";
+import { clusterSchema } from "./clusters.ts";
+import { ipAddress, LABEL_VALUE, port, timeoutMs } from "./common.ts";
+import { targetSchema } from "./target.ts";
+
+export const configSchema = z
+  .strictObject({
+    /** Told apart from other installations writing to the same cluster. */
+    ownerId: z.string().regex(LABEL_VALUE, { error: "expected a label value" }).min(1).max(63).default("default"),
+    /** sync deletes what we wrote for targets that left the config; upsert-only leaves it. */
+    policy: z.enum(["sync", "upsert-only"], { error: "expected sync or upsert-only" }).default("sync"),
+    /** Probes in flight at once, across all targets. Each holds a socket, and a Lambda process has 1,024 file descriptors. */
+    checkConcurrency: z.int().min(1).max(10_000).default(900),
+    /** How often the schedule runs: health state older than 3 intervals restarts its streaks. */
+    syncIntervalSeconds: z.int().min(1).max(86_400).default(60),
+    /** Re-check and write on change every `everySeconds` for `forSeconds` within one invocation. */
+    fastDetection: z
+      .strictObject({
+        everySeconds: z.int().min(1).max(600).default(5),
+        forSeconds: z.int().min(1).max(3600).default(50),
+      })
+      .superRefine(({ everySeconds, forSeconds }, ctx) => {
+        // At or past forSeconds there is no second round: the schedule alone would check.
+        if (everySeconds >= forSeconds) ctx.addIssue({ code: "custom", path: ["everySeconds"], input: everySeconds, message: `expected less than forSeconds (${forSeconds})` });
+      })
+      .optional(),
+    /** When the checker counts as cut off from the network, so that no target is written from its silence. */
+    selfCheck: z
+      .strictObject({
+        /** Probed backends, across at least two targets, that must all go unanswered at once. */
+        minBackends: z.int().min(1).max(100_000).default(4),
+        /** An address that always answers TCP (refusing counts): when it goes unanswered, the checker is cut off. */
+        canary: z
+          .strictObject({
+            address: ipAddress,
+            port,
+            timeoutMs: timeoutMs.default(2000),
+          })
+          .optional(),
+      })
+      .default({ minBackends: 4 }),
+    /** Under policy sync, pruning may delete every object this installation has in a cluster: only when set. */
+    allowPruneAll: z.boolean().default(false),
+    clusters: z.array(clusterSchema).min(1, { error: "expected at least one cluster" }),
+    targets: z.array(targetSchema),
+  })
+  // Runs even when other parts are invalid, so one report lists every problem.
+  // Not for input that is no object at all (an empty file parses to null): that has its one problem already.
+  .superRefine((config, ctx) => checkReferences(config, ctx), {
+    when: (payload) => typeof payload.value === "object" && payload.value !== null && !Array.isArray(payload.value),
+  });
+
+type Loose = Record<string, unknown>;
+const records = (value: unknown): Loose[] =>
+  Array.isArray(value) ? value.filter((item): item is Loose => typeof item === "object" && item !== null) : [];
+
+/** Cross-references: unique names, known clusters, one target per Service, named ports. */
+function checkReferences(config: Loose, ctx: z.RefinementCtx) {
+  // An invocation still re-checking when the next one starts would race it for the same objects.
+  const fast = config.fastDetection as Loose | undefined;
+  const interval = typeof config.syncIntervalSeconds === "number" ? config.syncIntervalSeconds : 60;
+  if (typeof fast?.forSeconds === "number" && fast.forSeconds >= interval) {
+    ctx.addIssue({ code: "custom", path: ["fastDetection", "forSeconds"], input: fast.forSeconds, message: `expected less than syncIntervalSeconds (${interval})` });
+  }
+  const clusterNames = new Set<unknown>();
+  records(config.clusters).forEach((cluster, index) => {
+    if (clusterNames.has(cluster.name)) ctx.addIssue({ code: "custom", path: ["clusters", index, "name"], input: cluster.name, message: "duplicate cluster name" });
+    clusterNames.add(cluster.name);
+  });
+  const targetNames = new Set<unknown>();
+  const services = new Map<string, unknown>();
+  records(config.targets).forEach((target, index) => {
+    const at = (...path: (string | number)[]) => ["targets", index, ...path];
+    if (targetNames.has(target.name)) ctx.addIssue({ code: "custom", path: at("name"), input: target.name, message: "duplicate target name" });
+    targetNames.add(target.name);
+    if (typeof target.cluster === "string" && !clusterNames.has(target.cluster)) {
+      const known = [...clusterNames].filter((name) => typeof name === "string").join(", ") || "none";
+      ctx.addIssue({ code: "custom", path: at("cluster"), input: target.cluster, message: `no cluster by this name (have: ${known})` });
+    }
+    const service = `${String(target.cluster)}/${String(target.namespace)}/${String(target.service)}`;
+    if (services.has(service)) ctx.addIssue({ code: "custom", path: at("service"), input: target.service, message: `already synced by target ${String(services.get(service))}` });
+    services.set(service, target.name);
+    const ports = records(target.ports);
+    const portNames = new Set<unknown>();
+    ports.forEach((entry, portIndex) => {
+      if (ports.length > 1 && entry.name === undefined) {
+        ctx.addIssue({ code: "custom", path: at("ports", portIndex, "name"), message: "required when a target has more than one port" });
+      }
+      if (entry.name !== undefined && portNames.has(entry.name)) {
+        ctx.addIssue({ code: "custom", path: at("ports", portIndex, "name"), input: entry.name, message: "duplicate port name" });
+      }
+      portNames.add(entry.name);
+    });
+    // A backend's own port replaces the target's port; with several ports there is no saying which.
+    records(target.sources).forEach((source, sourceIndex) => {
+      const ec2 = typeof source.ec2 === "object" && source.ec2 !== null ? (source.ec2 as Loose) : {};
+      const dns = typeof source.dns === "object" && source.dns !== null ? (source.dns as Loose) : {};
+      const own = ec2.port !== undefined ? ["ec2", "port"] : ec2.portTag !== undefined ? ["ec2", "portTag"] : Array.isArray(dns.types) && dns.types.includes("SRV") ? ["dns", "types"] : undefined;
+      if (own && ports.length !== 1) {
+        ctx.addIssue({
+          code: "custom",
+          path: at("sources", sourceIndex, ...own),
+          message: `a port of each backend's own needs a target with exactly one port, and this one has ${ports.length}`,
+        });
+      }
+    });
+  });
+}
+
+export type Config = z.output<typeof configSchema>;
