@@ -1,6 +1,6 @@
 import type { ReasonCode } from "../model.ts";
 
-/** What one target remembers between runs, kept in the cluster on a ConfigMap we own (plan/memory.ts). */
+/** What one target remembers between runs, kept in the cluster on a ConfigMap we own (registry/remembered.ts, plan/memory-configmap.ts). */
 export interface TargetMemory {
   backends: Record<string, BackendMemory>;
   /** The guards that held back this run's decision, so an Event says when that starts and ends, not every run. */

@@ -5,7 +5,7 @@ import type { KubeClients } from "../kube/client.ts";
 import { KubeApiError } from "../kube/errors.ts";
 import { readMemoryConfigMap, readOwnedObjects } from "../kube/read.ts";
 import type { Change } from "../plan/changes.ts";
-import { SERVICE_NAME, writerLabels, type Writer } from "../plan/labels.ts";
+import { SERVICE_NAME, writerLabels, type Writer } from "../registry/labels.ts";
 import type { PruneReport } from "../report/report.ts";
 import { describeChange } from "./sync-target.ts";
 

@@ -1,25 +1,25 @@
+import type { V1Service } from "@kubernetes/client-node";
 import type { LimitFunction } from "p-limit";
 import type { TargetConfig } from "../config/schema.ts";
 import { mergeBackends } from "../decide/addresses.ts";
 import { decideTarget, withTrippedGuards } from "../decide/decide-target.ts";
 import { tallyProbes, type GuardTrip, type ProbeTally } from "../decide/guards.ts";
 import { timedOutLastRun, type TargetMemory } from "../decide/memory.ts";
-import { publishedEndpoints } from "../decide/published.ts";
 import { errorMessage } from "../errors.ts";
 import { buildCheck } from "../health/build.ts";
 import { probeAll } from "../health/probe-all.ts";
 import { ApplyError, applyChanges, type ApplyResult } from "../kube/apply.ts";
 import type { KubeClients } from "../kube/client.ts";
 import { describeEndpointChanges, recordServiceEvent, type ServiceEvent } from "../kube/events.ts";
-import { readService, readTargetState, type TargetState } from "../kube/read.ts";
+import { readService } from "../kube/read.ts";
 import type { Change } from "../plan/changes.ts";
-import type { Writer } from "../plan/labels.ts";
-import { planMemory, readMemory } from "../plan/memory.ts";
+import type { Writer } from "../registry/labels.ts";
 import type { ServiceRef } from "../plan/owner.ts";
-import { claimObjects, type Claimed } from "../plan/ownership.ts";
-import { planTarget } from "../plan/plan.ts";
-import { buildService, serviceProblem, type ServiceProblem } from "../plan/service.ts";
-import { planStatus } from "../plan/status.ts";
+import type { Claimed } from "../registry/ownership.ts";
+import { planTarget, planWithheld } from "../plan/plan.ts";
+import { buildService } from "../plan/service.ts";
+import { serviceProblem, type ServiceProblem } from "../registry/service-check.ts";
+import { readTarget } from "../registry/target.ts";
 import type { DesiredEndpoint } from "../model.ts";
 import type { ChangeReport, TargetReport } from "../report/report.ts";
 import { buildSources } from "../sources/build.ts";
@@ -68,7 +68,7 @@ export interface CheckedTarget {
 
 interface DecidedTarget {
   clients: KubeClients;
-  state: TargetState;
+  service: V1Service | undefined;
   claimed: Claimed;
   published: DesiredEndpoint[];
   endpoints: DesiredEndpoint[];
@@ -91,8 +91,8 @@ export async function checkTarget(target: TargetConfig, context: TargetContext):
   const report = emptyReport(target);
   try {
     const clients = await context.clients();
-    const reading = readTargetState(clients, target.namespace, target.service);
-    const [early, results] = await Promise.all([reading.early, discoverAll(buildSources(target.sources), context.signal)]);
+    const reading = readTarget(clients, target, context.writer);
+    const [basis, results] = await Promise.all([reading.basis, discoverAll(buildSources(target.sources), context.signal)]);
     report.sources = results.map((result) =>
       result.status === "ok"
         ? { name: result.source, status: "ok", found: result.backends.length }
@@ -100,19 +100,14 @@ export async function checkTarget(target: TargetConfig, context: TargetContext):
     );
     for (const result of results) if (result.status === "ok") report.warnings.push(...(result.warnings ?? []).map((warning) => `source ${result.source}: ${warning}`));
 
-    if (early.service) {
-      const problem = serviceProblem(early.service, target.ports);
-      if (problem) {
-        const { slices, endpoints } = await reading.published;
-        return refuseService(target, report, started, clients, early.service.metadata?.uid, problem, claimObjects(slices, endpoints, context.writer, false));
-      }
-    } else if (!target.createService) {
+    if (basis.problem) return refuseService(target, report, started, clients, basis.service?.metadata?.uid, basis.problem, (await reading.published).ours);
+    if (!basis.service && !target.createService) {
       throw new TargetError(`Service ${target.namespace}/${target.service} not found: create it selector-less, or set createService: true`);
     }
 
     const { backends, rejected } = mergeBackends(results.flatMap((result) => (result.status === "ok" ? result.backends : [])));
     report.rejected = rejected;
-    const remembered = readMemory(early.memory, context.writer);
+    const { remembered } = basis;
     if (remembered.problem) report.warnings.push(remembered.problem);
 
     const check = await buildCheck(target.check, target.ports[0]!.port);
@@ -122,13 +117,11 @@ export async function checkTarget(target: TargetConfig, context: TargetContext):
       recheckDelayMs: target.recheckDelayMs,
       timedOutBefore: timedOutLastRun(remembered.memory),
     });
-    const state: TargetState = { ...early, ...(await reading.published) };
-    const claimed = claimObjects(state.slices, state.endpoints, context.writer, target.adopt, state.memory);
+    const { claimed, published } = await reading.published;
     report.foreign = claimed.foreign;
     const conflicts = claimed.foreign.filter((object) => object.anotherWriter);
-    if (conflicts.length > 0) return refuseConflict(target, report, started, clients, state.service?.metadata?.uid, conflicts);
+    if (conflicts.length > 0) return refuseConflict(target, report, started, clients, basis.service?.metadata?.uid, conflicts);
 
-    const published = publishedEndpoints(claimed.slices, claimed.endpoints);
     const decision = decideTarget({
       backends,
       refused: rejected.length,
@@ -156,7 +149,7 @@ export async function checkTarget(target: TargetConfig, context: TargetContext):
       report,
       started,
       tally: tallyProbes(probed.values()),
-      decided: { clients, state, claimed, published, endpoints: decision.endpoints, memory: decision.memory, remembered: remembered.memory },
+      decided: { clients, service: basis.service, claimed, published, endpoints: decision.endpoints, memory: decision.memory, remembered: remembered.memory },
     };
   } catch (error) {
     report.status = "failed";
@@ -216,10 +209,10 @@ export async function writeTarget(checked: CheckedTarget, context: TargetContext
     return report;
   }
   try {
-    const { clients, state, claimed } = decided;
+    const { clients, service, claimed } = decided;
     const changes: Change[] = [];
-    let serviceUid = state.service?.metadata?.uid;
-    if (!state.service && !withheld) {
+    let serviceUid = service?.metadata?.uid;
+    if (!service && !withheld) {
       // The Service first: its uid goes into our objects' owner references.
       const create: Change = { action: "create", object: buildService(target.namespace, target.service, target.ports, context.writer), endpoints: [] };
       changes.push(create);
@@ -241,10 +234,12 @@ export async function writeTarget(checked: CheckedTarget, context: TargetContext
       report.endpoints = countReady(decided.published);
     }
     const planned = withheld
-      ? [
-          ...(status ? planStatus([], claimed.slices, { ...status, ...report.endpoints }) : []),
-          ...(memoryTaken ? [] : planMemory(serviceRef, { next: withTrippedGuards(decided.remembered, [withheld]), existing: claimed.memory, stored: decided.remembered })),
-        ]
+      ? planWithheld({
+          service: serviceRef,
+          existingSlices: claimed.slices,
+          memory: memoryTaken ? undefined : { next: withTrippedGuards(decided.remembered, [withheld]), existing: claimed.memory, stored: decided.remembered },
+          status: status && { ...status, ...report.endpoints },
+        })
       : planTarget({
           service: serviceRef,
           publish: target.publish,
@@ -260,9 +255,9 @@ export async function writeTarget(checked: CheckedTarget, context: TargetContext
     report.changes = changes.map(describeChange);
     if (!context.dryRun) {
       await write(report, clients, planned, context.writer);
-      const service = { namespace: target.namespace, name: target.service, uid: serviceUid };
-      await recordChangeEvent(report, clients, service);
-      await recordGuardEvent(report, clients, service, decided.remembered.trippedGuards ?? []);
+      const serviceKey = { namespace: target.namespace, name: target.service, uid: serviceUid };
+      await recordChangeEvent(report, clients, serviceKey);
+      await recordGuardEvent(report, clients, serviceKey, decided.remembered.trippedGuards ?? []);
     }
     report.status = changes.length === 0 ? "unchanged" : context.dryRun ? "planned" : "synced";
   } catch (error) {

@@ -2,7 +2,7 @@ import type { V1EndpointSlice, V1ObjectMeta } from "@kubernetes/client-node";
 import pLimit from "p-limit";
 import { errorMessage } from "../errors.ts";
 import type { Change, KubeObject } from "../plan/changes.ts";
-import { isOurs, MANAGER, type Writer } from "../plan/labels.ts";
+import { isOurs, MANAGER, type Writer } from "../registry/labels.ts";
 import type { KubeClients } from "./client.ts";
 import { KubeApiError, readOptional, statusOf } from "./errors.ts";
 

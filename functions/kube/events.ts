@@ -1,6 +1,6 @@
 import type { CoreV1Event } from "@kubernetes/client-node";
 import type { EndpointChange } from "../plan/changes.ts";
-import { MANAGER } from "../plan/labels.ts";
+import { MANAGER } from "../registry/labels.ts";
 import type { KubeClients } from "./client.ts";
 import { KubeApiError } from "./errors.ts";
 

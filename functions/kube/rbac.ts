@@ -5,8 +5,8 @@
 import type { V1ClusterRole, V1ClusterRoleBinding, V1PolicyRule, V1Role, V1RoleBinding, RbacV1Subject } from "@kubernetes/client-node";
 import { Document, isScalar, visit, type YAMLSeq } from "yaml";
 import type { Config, TargetConfig } from "../config/schema.ts";
-import { MANAGER } from "../plan/labels.ts";
-import { memoryName } from "../plan/memory.ts";
+import { MANAGER } from "../registry/labels.ts";
+import { memoryName } from "../registry/remembered.ts";
 
 /** Who the bindings grant to: the identity the syncer's credentials map to. */
 export type RbacSubject = { kind: "Group" | "User"; name: string } | { kind: "ServiceAccount"; namespace: string; name: string };

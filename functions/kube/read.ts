@@ -1,6 +1,6 @@
 import type { V1ConfigMap, V1EndpointSlice, V1Endpoints, V1Service } from "@kubernetes/client-node";
-import { ownedSelector, SERVICE_NAME, type Writer } from "../plan/labels.ts";
-import { memoryName } from "../plan/memory.ts";
+import { ownedSelector, SERVICE_NAME, type Writer } from "../registry/labels.ts";
+import { memoryName } from "../registry/remembered.ts";
 import type { KubeClients } from "./client.ts";
 import { KubeApiError, readOptional } from "./errors.ts";
 

@@ -2,7 +2,7 @@ import type { DiscoveryV1EndpointPort, V1Endpoint, V1EndpointSlice } from "@kube
 import type { AddressFamily, DesiredEndpoint } from "../model.ts";
 import { compareAddresses } from "../decide/addresses.ts";
 import { canonical, type Change, diffEndpoints, type Readiness, sameData } from "./changes.ts";
-import { sliceLabels } from "./labels.ts";
+import { sliceLabels } from "../registry/labels.ts";
 import { ownerReferences, endpointPort, portsFor, type ServiceRef } from "./owner.ts";
 
 /** The API's limit, and what the EndpointSlice controller uses. */

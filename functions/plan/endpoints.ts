@@ -2,7 +2,7 @@ import type { V1EndpointAddress, V1Endpoints } from "@kubernetes/client-node";
 import type { DesiredEndpoint } from "../model.ts";
 import { compareAddresses } from "../decide/addresses.ts";
 import { canonical, type Change, diffEndpoints, type Readiness, sameData } from "./changes.ts";
-import { endpointsLabels } from "./labels.ts";
+import { endpointsLabels } from "../registry/labels.ts";
 import { ownerReferences, endpointPort, portsFor, type ServiceRef } from "./owner.ts";
 
 /**

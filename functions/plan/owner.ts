@@ -1,6 +1,6 @@
 import type { V1OwnerReference } from "@kubernetes/client-node";
 import type { PortConfig } from "../config/schema.ts";
-import type { Writer } from "./labels.ts";
+import type { Writer } from "../registry/labels.ts";
 
 /** What the planner needs to know about the Service it writes for. */
 export interface ServiceRef {

@@ -3,7 +3,7 @@ import type { DesiredEndpoint } from "../model.ts";
 import type { Change } from "./changes.ts";
 import { planEndpointSlices } from "./endpoint-slices.ts";
 import { planEndpoints } from "./endpoints.ts";
-import { planMemory, type MemoryPlan } from "./memory.ts";
+import { planMemory, type MemoryPlan } from "./memory-configmap.ts";
 import { planStatus, type SyncStatus } from "./status.ts";
 import type { ServiceRef } from "./owner.ts";
 
@@ -34,4 +34,18 @@ export function planTarget(input: PlanInput): Change[] {
     ...(input.endpointsTaken ? [] : planEndpoints(service, publish.endpoints ? desired : undefined, input.existingEndpoints)),
     ...(input.memory ? planMemory(service, input.memory) : []),
   ];
+}
+
+/**
+ * Pure: the writes of a run whose checker self-check tripped. Nothing decided is written, only the status stamp
+ * (when due) and the memory's note of the tripped guard, so the syncer does not look dead and an Event marks
+ * when that starts and ends.
+ */
+export function planWithheld(input: {
+  service: ServiceRef;
+  existingSlices: V1EndpointSlice[];
+  memory?: MemoryPlan;
+  status?: SyncStatus;
+}): Change[] {
+  return [...(input.status ? planStatus([], input.existingSlices, input.status) : []), ...(input.memory ? planMemory(input.service, input.memory) : [])];
 }

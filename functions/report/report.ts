@@ -1,5 +1,5 @@
 import type { EndpointChange } from "../plan/changes.ts";
-import type { ForeignObject } from "../plan/ownership.ts";
+import type { ForeignObject } from "../registry/ownership.ts";
 import type { KeptEndpoint } from "../decide/desired.ts";
 import type { GuardTrip } from "../decide/guards.ts";
 import type { BackendHealth } from "../decide/memory.ts";

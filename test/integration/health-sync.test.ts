@@ -20,7 +20,7 @@ import { stringify } from "yaml";
 import { createTestNetwork, type BackendFleet, type TestNetwork } from "../../infra/netns/test-network.ts";
 import { runSync } from "../../functions/engine/run.ts";
 import { ClusterConnections } from "../../functions/kube/client.ts";
-import { memoryName, readMemory } from "../../functions/plan/memory.ts";
+import { memoryName, readMemory } from "../../functions/registry/remembered.ts";
 import { LAST_SYNC } from "../../functions/plan/status.ts";
 import type { RunReport } from "../../functions/report/report.ts";
 import { selectorlessService, startTestCluster, testConfig, type TestCluster } from "../harness/cluster.ts";

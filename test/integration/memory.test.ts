@@ -20,9 +20,10 @@ import { createTestNetwork, type BackendFleet, type TestNetwork } from "../../in
 import type { TargetMemory } from "../../functions/decide/memory.ts";
 import { applyChanges } from "../../functions/kube/apply.ts";
 import { connectCluster } from "../../functions/kube/client.ts";
-import { MANAGED_BY, SERVICE, writerLabels } from "../../functions/plan/labels.ts";
-import { MAX_STORED_BYTES } from "../../functions/plan/memory-codec.ts";
-import { memoryName, planMemory, readMemory } from "../../functions/plan/memory.ts";
+import { MANAGED_BY, SERVICE, writerLabels } from "../../functions/registry/labels.ts";
+import { MAX_STORED_BYTES } from "../../functions/registry/memory-codec.ts";
+import { memoryName, readMemory } from "../../functions/registry/remembered.ts";
+import { planMemory } from "../../functions/plan/memory-configmap.ts";
 import type { RunReport } from "../../functions/report/report.ts";
 import { startTestCluster, type TestCluster } from "../harness/cluster.ts";
 import { fleetMemory, gzipBomb, randomIpv6 } from "../harness/memory-samples.ts";

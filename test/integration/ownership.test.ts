@@ -9,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 import type { V1Service } from "@kubernetes/client-node";
 import { runSync } from "../../functions/engine/run.ts";
 import { ClusterConnections } from "../../functions/kube/client.ts";
-import { memoryName } from "../../functions/plan/memory.ts";
+import { memoryName } from "../../functions/registry/remembered.ts";
 import type { RunReport } from "../../functions/report/report.ts";
 import { selectorlessService, startTestCluster, testConfig, type TestCluster } from "../harness/cluster.ts";
 

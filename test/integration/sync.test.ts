@@ -17,7 +17,7 @@ import { applyChanges } from "../../functions/kube/apply.ts";
 import { ClusterConnections } from "../../functions/kube/client.ts";
 import { readTargetState } from "../../functions/kube/read.ts";
 import { planTarget } from "../../functions/plan/plan.ts";
-import { publishedEndpoints } from "../../functions/decide/published.ts";
+import { publishedEndpoints } from "../../functions/registry/published.ts";
 import { eventually, selectorlessService, startTestCluster, testConfig, type TestCluster } from "../harness/cluster.ts";
 
 const NAMESPACE = "ees-it";

@@ -12,7 +12,7 @@ import { describe, it } from "node:test";
 import { ApplyError, applyChanges, MAX_CONFLICT_RETRIES, NotOursError } from "../../functions/kube/apply.ts";
 import { KubeApiError } from "../../functions/kube/errors.ts";
 import type { Change, KubeObject } from "../../functions/plan/changes.ts";
-import { endpointsLabels, sliceLabels, type Writer } from "../../functions/plan/labels.ts";
+import { endpointsLabels, sliceLabels, type Writer } from "../../functions/registry/labels.ts";
 import { ENDPOINT_COUNTS, LAST_SYNC } from "../../functions/plan/status.ts";
 import { FakeKube } from "../harness/fake-kube.ts";
 

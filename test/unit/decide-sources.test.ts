@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import type { V1EndpointSlice } from "@kubernetes/client-node";
 import { mergeBackends } from "../../functions/decide/addresses.ts";
 import { decideEndpoints, type DecideInput } from "../../functions/decide/desired.ts";
-import { publishedEndpoints } from "../../functions/decide/published.ts";
+import { publishedEndpoints } from "../../functions/registry/published.ts";
 import { withSourceHealth } from "../../functions/decide/source-health.ts";
 import type { Backend, Verdict } from "../../functions/model.ts";
 

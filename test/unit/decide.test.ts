@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { V1EndpointSlice, V1Endpoints } from "@kubernetes/client-node";
 import { decideEndpoints, type DecideInput } from "../../functions/decide/desired.ts";
-import { publishedEndpoints } from "../../functions/decide/published.ts";
+import { publishedEndpoints } from "../../functions/registry/published.ts";
 import type { Backend, DesiredEndpoint, Verdict } from "../../functions/model.ts";
 
 const backend = (address: string, extra: Partial<Backend> = {}): Backend => ({

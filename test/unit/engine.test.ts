@@ -13,7 +13,7 @@ import { validateConfig } from "../../functions/config/load.ts";
 import type { Config } from "../../functions/config/schema.ts";
 import { runSync } from "../../functions/engine/run.ts";
 import { planPrune } from "../../functions/engine/prune.ts";
-import { CLUSTER_ENTRY, INSTALLATION, OWNER, sliceLabels, endpointsLabels, type Writer } from "../../functions/plan/labels.ts";
+import { CLUSTER_ENTRY, INSTALLATION, OWNER, sliceLabels, endpointsLabels, type Writer } from "../../functions/registry/labels.ts";
 import { FakeKube } from "../harness/fake-kube.ts";
 
 const NAMESPACE = "shop";

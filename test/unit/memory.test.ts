@@ -1,4 +1,4 @@
-// The memory ConfigMap as untrusted input (plan/memory.ts, plan/memory-codec.ts): what the syncer writes reads
+// The memory ConfigMap as untrusted input (registry/remembered.ts, registry/memory-codec.ts, plan/memory-configmap.ts): what the syncer writes reads
 // back the same; a bad record is forgotten alone, a bad whole entirely, with a warning and never a throw; a
 // gzip bomb stops at the decompression cap; one not ours is not read; 50,000 IPv6 backends fit under the size
 // bound, and past it the memory is trimmed by the documented rule. Pure: no cluster.
@@ -11,9 +11,10 @@ import { gzipSync } from "node:zlib";
 import type { V1ConfigMap } from "@kubernetes/client-node";
 import { applyHysteresis } from "../../functions/decide/hysteresis.ts";
 import type { BackendMemory, TargetMemory } from "../../functions/decide/memory.ts";
-import { MANAGED_BY, writerLabels } from "../../functions/plan/labels.ts";
-import { decodeMemory, encodeMemory, MAX_BAD_RECORDS, MAX_RECORDS, MAX_STORED_BYTES, MAX_TEXT_BYTES } from "../../functions/plan/memory-codec.ts";
-import { planMemory, readMemory } from "../../functions/plan/memory.ts";
+import { MANAGED_BY, writerLabels } from "../../functions/registry/labels.ts";
+import { decodeMemory, encodeMemory, MAX_BAD_RECORDS, MAX_RECORDS, MAX_STORED_BYTES, MAX_TEXT_BYTES } from "../../functions/registry/memory-codec.ts";
+import { planMemory } from "../../functions/plan/memory-configmap.ts";
+import { readMemory } from "../../functions/registry/remembered.ts";
 import type { Verdict } from "../../functions/model.ts";
 import { fleetMemory, gzipBomb, randomIpv6 } from "../harness/memory-samples.ts";
 

@@ -6,10 +6,10 @@ import type { DesiredEndpoint } from "../../functions/model.ts";
 import { canonical, sameData, type Change, type KubeObject } from "../../functions/plan/changes.ts";
 import { planEndpointSlices } from "../../functions/plan/endpoint-slices.ts";
 import { planEndpoints } from "../../functions/plan/endpoints.ts";
-import { claimObjects } from "../../functions/plan/ownership.ts";
+import { claimObjects } from "../../functions/registry/ownership.ts";
 import type { ServiceRef } from "../../functions/plan/owner.ts";
 import { planTarget, type PlanInput } from "../../functions/plan/plan.ts";
-import { serviceProblem } from "../../functions/plan/service.ts";
+import { serviceProblem } from "../../functions/registry/service-check.ts";
 import { FakeKube, resourceOf } from "../harness/fake-kube.ts";
 
 const WRITER = { ownerId: "team-a", installation: "ees-prod", cluster: "main" };
