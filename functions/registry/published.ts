@@ -1,7 +1,11 @@
 import type { V1EndpointSlice, V1Endpoints } from "@kubernetes/client-node";
 import type { AddressFamily, DesiredEndpoint } from "../model.ts";
 
-/** What is published now, read back from our own objects: slices first, Endpoints when we keep no slices. */
+/**
+ * What is published now, read back from our own objects: the slices, with the Endpoints laid over them. Where
+ * the two disagree (a write to one failed), an endpoint ready in either counts as ready, so the guards count
+ * removals against what any reader saw: no reader of either loses more than they allow.
+ */
 export function publishedEndpoints(slices: V1EndpointSlice[], endpoints: V1Endpoints | undefined): DesiredEndpoint[] {
   const byAddress = new Map<string, DesiredEndpoint>();
   for (const slice of slices) {
@@ -23,11 +27,15 @@ export function publishedEndpoints(slices: V1EndpointSlice[], endpoints: V1Endpo
       });
     }
   }
-  if (slices.length > 0) return [...byAddress.values()];
   for (const subset of endpoints?.subsets ?? []) {
     const port = singlePort(subset.ports);
     for (const [list, ready] of [[subset.addresses, true], [subset.notReadyAddresses, false]] as const) {
       for (const address of list ?? []) {
+        const inSlice = byAddress.get(address.ip);
+        if (inSlice) {
+          if (ready && !inSlice.ready && !inSlice.terminating) byAddress.set(address.ip, { ...inSlice, ready: true });
+          continue;
+        }
         const family: AddressFamily = address.ip.includes(":") ? "IPv6" : "IPv4";
         byAddress.set(address.ip, { address: address.ip, family, ready, ...(port !== undefined && { port }), hostname: address.hostname, nodeName: address.nodeName });
       }

@@ -6,9 +6,7 @@
 //   another installation's slice, Endpoints and ConfigMap, a ConfigMap named like our memory) keep their
 //   resourceVersion, and the audit log shows no write of the syncer to any of them;
 // - removals: per Service, the addresses ready before the run and not after are at most maxRemovalsPerRun (of
-//   the ready count before). Known limit: after a failed Endpoints write, the next run takes both runs'
-//   removals out of the Endpoints (the guards count from the slices), so the Endpoints' floors are counted
-//   apart as known;
+//   the ready count before), as slice readers see them and as Endpoints readers do;
 // - neverEmpty: a Service with ready endpoints never ends a run with none (every target here always has a
 //   source that finds backends, so "unless every source answered empty" never applies);
 // - minHealthy: with a count m, the ready endpoints after a run are at least min(m, before);
@@ -30,8 +28,6 @@ export interface Violation {
   run: number;
   invariant: string;
   detail: string;
-  /** A known limit, not yet fixed: kube-faults.test.ts holds its todo case. */
-  known?: true;
 }
 
 export interface Guards {
@@ -156,7 +152,7 @@ export function checkInvariants(input: {
 }): Violation[] {
   const { run, before, after, report, targets, configured, wasConfigured } = input;
   const violations: Violation[] = [];
-  const fail = (invariant: string, detail: string, known?: true) => violations.push({ run, invariant, detail, ...(known && { known }) });
+  const fail = (invariant: string, detail: string) => violations.push({ run, invariant, detail });
 
   for (const object of input.foreign) {
     const now = after.versionOf(object.key);
@@ -176,13 +172,12 @@ export function checkInvariants(input: {
       ] as const) {
         const removed = [...readyBefore].filter((address) => !readyAfter.has(address));
         const { maxRemovalsPerRun, minHealthy, neverEmpty = true } = target.guards;
-        const known = what === "Endpoints" ? true : undefined;
         if (maxRemovalsPerRun !== undefined && removed.length > amountOf(maxRemovalsPerRun, readyBefore.size)) {
-          fail("removals", `${service} ${what}: ${removed.length} ready endpoints removed (${removed.join(", ")}) of ${readyBefore.size}, maxRemovalsPerRun ${maxRemovalsPerRun}`, known);
+          fail("removals", `${service} ${what}: ${removed.length} ready endpoints removed (${removed.join(", ")}) of ${readyBefore.size}, maxRemovalsPerRun ${maxRemovalsPerRun}`);
         }
-        if (neverEmpty && readyBefore.size > 0 && readyAfter.size === 0) fail("neverEmpty", `${service} ${what}: ${readyBefore.size} ready before, none after`, known);
+        if (neverEmpty && readyBefore.size > 0 && readyAfter.size === 0) fail("neverEmpty", `${service} ${what}: ${readyBefore.size} ready before, none after`);
         if (minHealthy !== undefined && readyAfter.size < Math.min(minHealthy, readyBefore.size)) {
-          fail("minHealthy", `${service} ${what}: ${readyAfter.size} ready after, ${readyBefore.size} before, minHealthy ${minHealthy}`, known);
+          fail("minHealthy", `${service} ${what}: ${readyAfter.size} ready after, ${readyBefore.size} before, minHealthy ${minHealthy}`);
         }
       }
       if (wasConfigured.has(service)) {

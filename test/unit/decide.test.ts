@@ -167,7 +167,7 @@ describe("publishedEndpoints", () => {
     ],
   };
 
-  it("reads the slices when there are any, ignoring the Endpoints", () => {
+  it("reads the slices' endpoints with their conditions", () => {
     const slices = [
       slice("IPv4", [
         { addresses: ["10.0.0.1"], conditions: { ready: true }, hostname: "db-1", nodeName: "n1", zone: "z1" },
@@ -178,7 +178,7 @@ describe("publishedEndpoints", () => {
       slice("FQDN", [{ addresses: ["db.example.com"] }]),
     ];
 
-    const endpoints = publishedEndpoints(slices, endpointsObject);
+    const endpoints = publishedEndpoints(slices, undefined);
 
     assert.deepEqual(endpoints, [
       { address: "10.0.0.1", family: "IPv4", ready: true, hostname: "db-1", nodeName: "n1", zone: "z1" },
@@ -186,6 +186,21 @@ describe("publishedEndpoints", () => {
       // No conditions: ready, as the API documents an unset ready.
       { address: "10.0.0.3", family: "IPv4", ready: true, hostname: undefined, nodeName: undefined, zone: undefined },
       { address: "2001:db8::1", family: "IPv6", ready: false, hostname: undefined, nodeName: undefined, zone: undefined },
+    ]);
+  });
+
+  it("lays the Endpoints over the slices where a failed write left them apart: ready in either is ready", () => {
+    const slices = [slice("IPv4", [{ addresses: ["10.9.9.1"], conditions: { ready: false }, hostname: "s1" }, { addresses: ["10.9.9.3"], conditions: { ready: true } }])];
+
+    const endpoints = publishedEndpoints(slices, endpointsObject);
+
+    assert.deepEqual(endpoints, [
+      // Not ready in the slice, ready in the Endpoints: the guards count its removal.
+      { address: "10.9.9.1", family: "IPv4", ready: true, hostname: "s1", nodeName: undefined, zone: undefined },
+      { address: "10.9.9.3", family: "IPv4", ready: true, hostname: undefined, nodeName: undefined, zone: undefined },
+      // In the Endpoints only (the slice's write took it out, the Endpoints' failed).
+      { address: "2001:db8::9", family: "IPv6", ready: false, hostname: undefined, nodeName: "n9" },
+      { address: "10.9.9.2", family: "IPv4", ready: true, hostname: undefined, nodeName: undefined },
     ]);
   });
 
