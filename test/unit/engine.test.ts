@@ -277,3 +277,21 @@ describe("planPrune", () => {
     assert.match(plan.guard ?? "", /would delete all 1 objects/);
   });
 });
+
+describe("one clock per round", () => {
+  it("stamps every target of a round with the round's start, however long the writes before it took", async () => {
+    const fake = fakeWithServices("first", "second");
+    // The second target's writes wait behind a slow first one: a clock read at write time would differ.
+    fake.beforeNext("create", "endpointslices", () => {
+      const until = Date.now() + 20;
+      while (Date.now() < until);
+    });
+
+    const { report } = await sync(fake, config([target("first"), target("second")]));
+
+    assert.ok(report.ok, JSON.stringify(report.targets.map((result) => result.error)));
+    const stamps = ["first", "second"].map((service) => (fake.object("endpointslices", NAMESPACE, `${service}-ipv4-0`)?.metadata as { annotations?: Record<string, string> }).annotations?.["external-endpoint-syncer/last-sync"]);
+    assert.ok(stamps[0] !== undefined);
+    assert.equal(stamps[0], stamps[1]);
+  });
+});
