@@ -7,7 +7,7 @@ import { readMemoryConfigMap, readOwnedObjects } from "../kube/read.ts";
 import type { Change } from "../plan/changes.ts";
 import { SERVICE_NAME, writerLabels, type Writer } from "../registry/labels.ts";
 import type { PruneReport } from "../report/report.ts";
-import { describeChange } from "./sync-target.ts";
+import { describeChange } from "./write-target.ts";
 
 export interface PruneInput {
   writer: Writer;

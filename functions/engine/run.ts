@@ -9,7 +9,8 @@ import type { ClusterConnections } from "../kube/client.ts";
 import type { Verdict } from "../model.ts";
 import type { RunReport, TargetReport } from "../report/report.ts";
 import { pruneCluster } from "./prune.ts";
-import { checkTarget, writeTarget, type TargetContext } from "./sync-target.ts";
+import { checkTarget, type TargetContext } from "./check-target.ts";
+import { writeTarget } from "./write-target.ts";
 
 /** How many targets sync at once; probes share their own, larger limit. */
 const TARGET_CONCURRENCY = 4;
