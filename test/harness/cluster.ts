@@ -17,7 +17,7 @@ export interface TestCluster {
   kubeconfig: string;
   /**
    * Binds the syncer to what `external-endpoint-syncer rbac` derives for the config's entries that reach this
-   * cluster (those with its kubeconfig, or the one named), joined with what earlier grants named: as README
+   * cluster (those with its kubeconfig, or the one named), joined with what earlier grants named: as docs/deploying.md
    * says to narrow the RBAC only once the syncer has pruned, so a target that left a test's config is still
    * pruned. Call it before the syncer runs with that config (or config file, read as the CLI reads it).
    */

@@ -551,7 +551,7 @@ async function plantForeignObjects(cluster: TestCluster, v4: (host: number) => s
   return planted.map((object, index) => ({ key: `${resources[index]}/${object.metadata!.name}`, resourceVersion: object.metadata!.resourceVersion! }));
 }
 
-/** The figures as a table for the test's output and README. */
+/** The figures as a table for the test's output and docs/testing.md. */
 export function formatFigures(figures: SoakFigures): string {
   const rows: [string, string][] = [
     ["seed", String(figures.seed)],

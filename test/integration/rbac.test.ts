@@ -128,7 +128,7 @@ describe("the syncer under exactly the RBAC `external-endpoint-syncer rbac` prin
     await cluster.admin.core.createNamespacedService({ namespace: OTHER, body: selectorlessService(OTHER, "leaves", [{ name: "client", port: 2379 }]) });
     assert.equal((await sync(await configWithItsRbac("both.yaml", [target("stays", OTHER), target("leaves", OTHER)]))).ok, true);
 
-    // Narrowed before the syncer pruned: what README's "widen first, narrow last" warns of.
+    // Narrowed before the syncer pruned: what docs/deploying.md's "widen first, narrow last" warns of.
     const report = await sync(await configWithItsRbac("one.yaml", [target("stays", OTHER)]));
 
     assert.equal(report.pruned[0]!.error, undefined);

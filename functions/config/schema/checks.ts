@@ -9,7 +9,7 @@ const checkTiming = {
   port: port.optional(),
   /** The whole attempt: connection, handshake, request and answer. */
   timeoutMs: timeoutMs.default(2000),
-  /** Default: half of timeoutMs, so black-holed backends free their slot early (see README, Health checks). */
+  /** Default: half of timeoutMs, so black-holed backends free their slot early (see docs/configuration.md, Health checks). */
   connectTimeoutMs: timeoutMs.optional(),
 };
 
@@ -73,7 +73,7 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const headerName = z.string().regex(HEADER_NAME, { error: "expected a header name (letters, digits and !#$%&'*+.^_`|~-)" });
 const headerValue = z.string().regex(/^[^\r\n\0]*$/, { error: "expected a header value without line breaks" });
 
-/** RE2 matches in linear time, so no body can make a pattern backtrack for ever (README, Health checks). */
+/** RE2 matches in linear time, so no body can make a pattern backtrack for ever (docs/configuration.md, Health checks). */
 function compilesAsRe2(source: string, ctx: z.RefinementCtx) {
   try {
     RE2JS.compile(source);

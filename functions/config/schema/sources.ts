@@ -133,7 +133,7 @@ const dnsSourceSchema = z
     timeoutMs: timeoutMs.default(2000),
   });
 
-/** A file of addresses, one a line (README, Sources); relative to the config file, read at every run. */
+/** A file of addresses, one a line (docs/configuration.md, Sources); relative to the config file, read at every run. */
 const fileSourceSchema = z.strictObject({ path: filePath });
 
 export const sourceSchema = z
