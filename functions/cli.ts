@@ -10,10 +10,12 @@ import { installationId, InstallationError } from "./env.ts";
 import { ClusterConnections } from "./kube/client.ts";
 import { clusterRbac, DEFAULT_SUBJECT, rbacYaml, type RbacSubject } from "./kube/rbac.ts";
 import { formatTable } from "./report/table.ts";
+import { VERSION } from "./version.ts";
 
 const USAGE = `usage: external-endpoint-syncer sync --config FILE [--dry-run] [--target NAME]... [--installation NAME] [--json]
        external-endpoint-syncer validate --config FILE
        external-endpoint-syncer rbac --config FILE [--cluster NAME] [--group G | --user U | --service-account NS/NAME]
+       external-endpoint-syncer --version
 
   sync       discover, health-check and write the EndpointSlices and Endpoints of every target
   validate   check the config and print every problem, writing nothing
@@ -29,6 +31,7 @@ const USAGE = `usage: external-endpoint-syncer sync --config FILE [--dry-run] [-
   --cluster NAME  rbac: only this cluster entry's objects (default: every cluster's, each under its name)
   --group G, --user U, --service-account NS/NAME
                   rbac: whom the bindings grant to (default: the group ${DEFAULT_SUBJECT.name})
+  --version       print the release and exit
 
 exit codes: 0 all targets synced, 1 a target failed, 2 bad usage or config`;
 
@@ -50,6 +53,7 @@ export async function main(argv: string[]): Promise<number> {
         user: { type: "string" },
         "service-account": { type: "string" },
         help: { type: "boolean", short: "h", default: false },
+        version: { type: "boolean", default: false },
       },
     });
   } catch (error) {
@@ -60,6 +64,10 @@ export async function main(argv: string[]): Promise<number> {
   const command = positionals[0];
   if (values.help) {
     console.log(USAGE);
+    return 0;
+  }
+  if (values.version) {
+    console.log(`external-endpoint-syncer ${VERSION}`);
     return 0;
   }
   if (!["sync", "validate", "rbac"].includes(command ?? "") || positionals.length > 1 || !values.config) {

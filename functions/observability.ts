@@ -3,11 +3,12 @@ import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { Context } from "aws-lambda";
 import type { RunReport } from "./report/report.ts";
 import { summarizeTarget } from "./report/summary.ts";
+import { VERSION } from "./version.ts";
 
 const SERVICE = "external-endpoint-syncer";
 
-/** JSON lines, each with the invocation id once `startInvocation` ran. Made once per cold start. */
-export const logger = new Logger({ serviceName: SERVICE });
+/** JSON lines, each with the release and, once `startInvocation` ran, the invocation id. Made once per cold start. */
+export const logger = new Logger({ serviceName: SERVICE, persistentKeys: { version: VERSION } });
 /** CloudWatch embedded metric format, one set per target. */
 export const metrics = new Metrics({ namespace: "ExternalEndpointSyncer", serviceName: SERVICE });
 

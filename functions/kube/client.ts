@@ -4,6 +4,7 @@ import type { ClusterConfig } from "../config/schema.ts";
 import { EksAccess } from "./eks.ts";
 import { defaultKubeconfig, kubeconfigFromFile, kubeconfigFromText } from "./kubeconfig.ts";
 import { readStoredKubeconfig } from "./stored-kubeconfig.ts";
+import { USER_AGENT } from "../version.ts";
 
 export interface KubeClients {
   cluster: string;
@@ -14,9 +15,11 @@ export interface KubeClients {
 /** A cluster that stops answering fails its own targets within this, instead of hanging the run. */
 export const REQUEST_TIMEOUT_MS = 10_000;
 
-const requestTimeout = {
+/** A deadline on every request, and the release in its User-Agent (the audit log's `userAgent`). */
+const everyRequest = {
   pre: async (request: RequestContext) => {
     request.setSignal(AbortSignal.timeout(REQUEST_TIMEOUT_MS));
+    request.setHeaderParam("User-Agent", USER_AGENT);
     return request;
   },
   post: async (response: ResponseContext) => response,
@@ -29,11 +32,11 @@ function clientsFor(name: string, config: KubeConfig, context?: string): KubeCli
   }
   const cluster = config.getCurrentCluster();
   if (!cluster) throw new Error(`cluster ${name}: its kubeconfig names no current cluster`);
-  // As KubeConfig.makeApiClient does, plus a deadline on every request.
+  // As KubeConfig.makeApiClient does, plus a deadline and our User-Agent on every request.
   const configuration = createConfiguration({
     baseServer: new ServerConfiguration(cluster.server, {}),
     authMethods: { default: quietAuthentication(name, config) },
-    promiseMiddleware: [requestTimeout],
+    promiseMiddleware: [everyRequest],
   });
   return { cluster: name, core: new CoreV1Api(configuration), discovery: new DiscoveryV1Api(configuration) };
 }

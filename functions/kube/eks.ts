@@ -1,5 +1,5 @@
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smithy/types";
-import { AWS_REQUEST_TIMEOUT_MS, requestHandlerWithin } from "../aws/request-handler.ts";
+import { AWS_REQUEST_TIMEOUT_MS, clientOptionsWithin } from "../aws/request-handler.ts";
 
 const TOKEN_PREFIX = "k8s-aws-v1.";
 /** As the AWS CLI signs it; EKS itself accepts the token for 15 minutes from its signing time. */
@@ -86,7 +86,7 @@ export class EksAccess {
   async #describe(): Promise<EksEndpoint> {
     // Loaded on first use: a config without EKS clusters never pays for the EKS client.
     const { EKSClient, DescribeClusterCommand } = await import("../aws/sdk-eks.ts");
-    const client = new EKSClient({ region: this.#cluster.region, credentials: await this.#credentialProvider(), requestHandler: requestHandlerWithin(AWS_REQUEST_TIMEOUT_MS) });
+    const client = new EKSClient({ region: this.#cluster.region, credentials: await this.#credentialProvider(), ...clientOptionsWithin(AWS_REQUEST_TIMEOUT_MS) });
     const { cluster } = await client.send(new DescribeClusterCommand({ name: this.#cluster.name }));
     const server = cluster?.endpoint;
     const caData = cluster?.certificateAuthority?.data;
@@ -98,7 +98,7 @@ export class EksAccess {
     this.#credentials ??= import("@aws-sdk/credential-providers").then(({ fromNodeProviderChain, fromTemporaryCredentials }) => {
       const { roleArn, region } = this.#cluster;
       // For the STS calls: AssumeRole, and AssumeRoleWithWebIdentity where the chain finds a web identity token.
-      const clientConfig = { region, requestHandler: requestHandlerWithin(AWS_REQUEST_TIMEOUT_MS) };
+      const clientConfig = { region, ...clientOptionsWithin(AWS_REQUEST_TIMEOUT_MS) };
       // The provider caches temporary credentials and renews them before they expire.
       return roleArn ? fromTemporaryCredentials({ params: { RoleArn: roleArn, RoleSessionName: "external-endpoint-syncer" }, clientConfig }) : fromNodeProviderChain({ clientConfig });
     });

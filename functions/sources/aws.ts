@@ -3,7 +3,7 @@
 // role's included) are cached by the SDK until five minutes before they expire.
 import type { EC2Client } from "@aws-sdk/client-ec2";
 import type { Route53Client } from "@aws-sdk/client-route-53";
-import { requestHandlerWithin } from "../aws/request-handler.ts";
+import { clientOptionsWithin } from "../aws/request-handler.ts";
 
 export interface AwsAccess {
   role?: { arn: string; externalId?: string };
@@ -47,7 +47,7 @@ function cached<T>(service: string, access: AwsAccess, make: () => Promise<T>): 
 
 async function clientConfig(region: string, access: AwsAccess) {
   // The role's STS client shares it, limit included.
-  const config = { region, endpoint: access.endpoint, requestHandler: requestHandlerWithin(access.timeoutMs) };
+  const config = { region, endpoint: access.endpoint, ...clientOptionsWithin(access.timeoutMs) };
   if (!access.role) return config;
   const { fromTemporaryCredentials } = await import("@aws-sdk/credential-providers");
   const credentials = fromTemporaryCredentials({

@@ -1,12 +1,16 @@
 // `serverless package` as a deployment pipeline runs it: no AWS credentials, no network. One bundle per
-// function, and IAM statements that are exactly what the config needs, read from the CloudFormation template.
+// function, IAM statements that are exactly what the config needs, read from the CloudFormation template, and
+// the release (package.json's version) in the bundled handler's log lines and Kubernetes requests.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, readdir } from "node:fs/promises";
+import { mkdtemp, readFile, readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { before, describe, it } from "node:test";
 import { promisify } from "node:util";
+import { stringify } from "yaml";
+import { selectorlessService, startTestCluster } from "../harness/cluster.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 let template: { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
@@ -73,5 +77,42 @@ describe("serverless package", () => {
       "logs:PutLogEvents",
       "logs:TagResource",
     ]);
+  });
+
+  it("bundles the release: every log line of the sync handler and every Kubernetes request it makes names it", async () => {
+    const { version } = JSON.parse(await readFile(join(ROOT, "package.json"), "utf8")) as { version: string };
+    const bundle = join(packageDir, "sync");
+    await promisify(execFile)("unzip", ["-q", join(packageDir, "sync.zip"), "-d", bundle]);
+    const namespace = "ees-package";
+    const cluster = await startTestCluster([namespace]);
+    try {
+      await cluster.admin.core.createNamespacedService({ namespace, body: selectorlessService(namespace, "db", [{ name: "pg", port: 5432 }]) });
+      const configPath = join(cluster.local.dir, "package.yaml");
+      await writeFile(
+        configPath,
+        stringify({
+          clusters: [{ name: "here", kubeconfig: cluster.kubeconfig }],
+          targets: [{ name: "db", cluster: "here", namespace, service: "db", ports: [{ name: "pg", port: 5432 }], sources: [{ static: [{ address: "192.0.2.40" }] }], check: { none: {} } }],
+        }),
+      );
+      await cluster.grant(configPath);
+      const mark = await cluster.auditMark();
+      // As Lambda calls it: the bundled module, the handler with a context.
+      const script = `const { handler } = await import(${JSON.stringify(pathToFileURL(join(bundle, "functions/sync.mjs")).href)});
+        const summary = await handler({}, { awsRequestId: "r-1", functionName: "sync", getRemainingTimeInMillis: () => 60_000 });
+        if (!summary.ok) throw new Error(JSON.stringify(summary));`;
+      const { stdout, stderr } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], {
+        cwd: bundle,
+        env: { PATH: process.env.PATH, EES_CONFIG: configPath, EES_INSTALLATION: "ees-package" },
+      });
+      const logs = `${stdout}${stderr}`.split("\n").filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => !("_aws" in line));
+      assert.deepEqual(logs.map((line) => line.message).sort(), ["sync finished", "target synced"]);
+      for (const line of logs) assert.equal(line.version, version, JSON.stringify(line));
+      const requests = await cluster.syncerRequestsSince(mark);
+      assert.ok(requests.some((event) => event.verb === "create"), "the handler wrote");
+      assert.deepEqual([...new Set(requests.map((event) => event.userAgent))], [`external-endpoint-syncer/${version}`]);
+    } finally {
+      await cluster.stop();
+    }
   });
 });

@@ -11,6 +11,8 @@ export interface AwsCall {
   operation: string;
   /** The request's form fields (query protocol: EC2, STS) or URL query (Route 53). */
   params: URLSearchParams;
+  /** The request's User-Agent header. */
+  userAgent?: string;
   /** The fault answered instead of moto's, if any. */
   fault?: FaultKind;
   /** How long moto took to answer in full, for a benchmark to tell its time from ours. */
@@ -85,6 +87,10 @@ export async function startAwsProxy(target: string): Promise<AwsProxy> {
 }
 
 function describeCall(incoming: IncomingMessage, body: Buffer): AwsCall {
+  return { ...operationOf(incoming, body), userAgent: incoming.headers["user-agent"] };
+}
+
+function operationOf(incoming: IncomingMessage, body: Buffer): AwsCall {
   const url = new URL(incoming.url ?? "/", "http://proxy");
   const route53 = ROUTE53_OPERATIONS.find(([method, path]) => method === incoming.method && path.test(url.pathname));
   if (route53) return { operation: route53[2], params: url.searchParams };

@@ -22,6 +22,8 @@ export interface TestCluster {
    * pruned. Call it before the syncer runs with that config (or config file, read as the CLI reads it).
    */
   grant(config: Config | string, clusterName?: string): Promise<void>;
+  /** Every request the syncer made since `mark`, reads included. */
+  syncerRequestsSince(mark: number): Promise<AuditEvent[]>;
   /** Write requests (create, update, patch, delete) the syncer made since `mark`. */
   syncerWritesSince(mark: number): Promise<AuditEvent[]>;
   /** The audit log's length now, for syncerWritesSince. */
@@ -33,6 +35,7 @@ export interface AuditEvent {
   verb: string;
   objectRef?: { resource?: string; namespace?: string; name?: string };
   user: { username: string };
+  userAgent?: string;
   stage: string;
   responseStatus?: { code?: number };
 }
@@ -51,6 +54,11 @@ export async function startTestCluster(namespaces: string[]): Promise<TestCluste
   const granted = new Map<string, { pruning: boolean; targets: Map<string, TargetConfig> }>();
   let applied = "";
   const readAudit = async () => (await readFile(local.auditLogPath, "utf8").catch(() => "")).split("\n").filter(Boolean);
+  const syncerRequestsSince = async (mark: number) =>
+    (await readAudit())
+      .slice(mark)
+      .map((line) => JSON.parse(line) as AuditEvent)
+      .filter((event) => event.user.username === SYNCER_USER && event.stage === "ResponseComplete");
   return {
     local,
     admin: connectCluster({ name: "admin", kubeconfig: local.adminKubeconfig }),
@@ -74,12 +82,9 @@ export async function startTestCluster(namespaces: string[]): Promise<TestCluste
       applied = JSON.stringify(objects);
     },
     auditMark: async () => (await readAudit()).length,
+    syncerRequestsSince,
     async syncerWritesSince(mark) {
-      return (await readAudit())
-        .slice(mark)
-        .map((line) => JSON.parse(line) as AuditEvent)
-        .filter((event) => event.user.username === SYNCER_USER && event.stage === "ResponseComplete")
-        .filter((event) => ["create", "update", "patch", "delete", "deletecollection"].includes(event.verb));
+      return (await syncerRequestsSince(mark)).filter((event) => ["create", "update", "patch", "delete", "deletecollection"].includes(event.verb));
     },
     stop: () => local.stop(),
   };

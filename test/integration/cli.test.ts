@@ -1,8 +1,9 @@
 // The command line against a real API server: table and JSON output, a dry run that writes nothing,
-// KUBECONFIG honoured by a cluster entry without a kubeconfig of its own, and the exit codes.
+// KUBECONFIG honoured by a cluster entry without a kubeconfig of its own, the exit codes, and the release in
+// --version and in the User-Agent of every request the API server's audit log shows.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
@@ -11,6 +12,7 @@ import { selectorlessService, startTestCluster, type TestCluster } from "../harn
 
 const NAMESPACE = "ees-cli";
 const CLI = join(import.meta.dirname, "../../functions/cli.ts");
+const { version } = JSON.parse(await readFile(join(import.meta.dirname, "../../package.json"), "utf8")) as { version: string };
 let cluster: TestCluster;
 let configPath: string;
 
@@ -59,7 +61,15 @@ describe("external-endpoint-syncer CLI", () => {
     assert.deepEqual(await cluster.syncerWritesSince(mark), []);
   });
 
-  it("syncs one target with --target and reports JSON with --json, exiting 0", async () => {
+  it("prints package.json's version with --version, exiting 0, and lists it in the usage", async () => {
+    const result = await cli(["--version"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, `external-endpoint-syncer ${version}\n`);
+    assert.match((await cli(["--help"])).stdout, /^ {2}--version {7}print the release and exit$/m);
+  });
+
+  it("syncs one target with --target and reports JSON with --json, exiting 0, every request naming the release", async () => {
+    const mark = await cluster.auditMark();
     const result = await cli(["sync", "--config", configPath, "--target", "db", "--json"]);
     assert.equal(result.code, 0, result.stderr);
     const report = JSON.parse(result.stdout) as { ok: boolean; targets: { target: string; status: string; writes: number }[] };
@@ -67,6 +77,10 @@ describe("external-endpoint-syncer CLI", () => {
     assert.deepEqual(report.targets.map((target) => [target.target, target.status, target.writes]), [["db", "synced", 3]]);
     const slices = await cluster.admin.discovery.listNamespacedEndpointSlice({ namespace: NAMESPACE, labelSelector: "kubernetes.io/service-name=db" });
     assert.deepEqual(slices.items.map((slice) => slice.endpoints?.map((endpoint) => endpoint.addresses[0])), [["192.0.2.7"]]);
+    // Reads and writes alike: the Service's get, the slices' list, the creates.
+    const requests = await cluster.syncerRequestsSince(mark);
+    assert.ok(requests.some((event) => event.verb === "get") && requests.some((event) => event.verb === "create"), JSON.stringify(requests.map((event) => event.verb)));
+    assert.deepEqual([...new Set(requests.map((event) => event.userAgent))], [`external-endpoint-syncer/${version}`]);
   });
 
   it("exits 2 with every problem of an invalid config, and for an unknown target", async () => {

@@ -5,7 +5,7 @@
 // Cases: tag filters sent to the server, stopped and terminated left out, zone and hostname; more instances
 // than one page; IPv6 (primary, all, a chosen interface); public IPv4; several regions; a role with an
 // external id in another account, assumed once per client; a port tag (own slices and subsets, probed
-// there, a resync writes nothing); draining instances published terminating (a made-up answer: moto never
+// there, a resync writes nothing); every call, STS's included, names the release in its User-Agent; draining instances published terminating (a made-up answer: moto never
 // shows stopping or shutting-down).
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -28,6 +28,7 @@ import pLimit from "p-limit";
 import { createTestNetwork, type BackendFleet, type TestNetwork } from "../../infra/netns/test-network.ts";
 import { startAwsProxy, type AwsProxy } from "../harness/aws-proxy.ts";
 import { startTestCluster, type TestCluster } from "../harness/cluster.ts";
+import { VERSION } from "../../functions/version.ts";
 import { startMoto, type Moto } from "../harness/moto.ts";
 import { targetSyncer, type TargetSyncer } from "../harness/target-sync.ts";
 
@@ -202,7 +203,7 @@ describe("EC2 source against moto, into a real API server", () => {
     assert.match(east.Placement!.AvailabilityZone!, /^us-west-2/);
   });
 
-  it("assumes a role with an external id to read another account's instances, once per client while its credentials last", async () => {
+  it("assumes a role with an external id to read another account's instances, once per client while its credentials last, every call naming the release", async () => {
     // moto keeps each account's resources apart: the assumed role's credentials see account 111122223333.
     const credentials = await fromTemporaryCredentials({ params: { RoleArn: ROLE_ARN, RoleSessionName: "seed" }, clientConfig: { region: REGION, endpoint: moto.endpoint } })();
     const otherAccount = ec2(REGION, credentials);
@@ -210,6 +211,7 @@ describe("EC2 source against moto, into a real API server", () => {
     for (const service of ["tenant", "tenant-own"]) await syncer.createService(service, [{ name: "client", port: PORT }]);
     const role = { arn: ROLE_ARN, externalId: "ees-external-7" };
     const assumedBefore = proxy.count("AssumeRole");
+    const callsBefore = proxy.calls.length;
 
     await syncer.syncOk([ec2Target("tenant", { tags: { role: "tenant" }, role }), ec2Target("tenant-own", { tags: { role: "tenant" } })]);
     await syncer.syncOk([ec2Target("tenant", { tags: { role: "tenant" }, role })]);
@@ -220,6 +222,10 @@ describe("EC2 source against moto, into a real API server", () => {
     assert.equal(calls.length, 1, "the second run reuses the cached credentials");
     assert.equal(calls[0]!.params.get("RoleArn"), ROLE_ARN);
     assert.equal(calls[0]!.params.get("ExternalId"), "ees-external-7");
+    const made = proxy.calls.slice(callsBefore);
+    assert.deepEqual([...new Set(made.map((call) => call.operation))].sort(), ["AssumeRole", "DescribeInstances"]);
+    // The SDK puts its own tokens first; ours ends the header.
+    for (const call of made) assert.match(call.userAgent ?? "", new RegExp(` external-endpoint-syncer/${VERSION.replaceAll(".", "\\.")}$`), call.operation);
   });
 
   it("gives each instance the port of its port tag: own slices and Endpoints subsets, probed there, and a resync writes nothing", async () => {
