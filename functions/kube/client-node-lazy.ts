@@ -5,9 +5,10 @@
 //     certificates, token files, exec plugins, EKS) never loads them. oidc alone brings openid-client and
 //     oauth4webapi; azure and gcp bring jsonpath-plus.
 //   - The socks client, with ip-address and smart-buffer: only a cluster behind a SOCKS proxy (proxy-url) needs it.
-import type { Authenticator } from "@kubernetes/client-node/dist/auth.js";
 import type { User } from "@kubernetes/client-node";
 import type { SocksClient as RealSocksClient } from "socks";
+// Types only: at run time client-node.ts imports client-node's config.js, which imports this module.
+import type { Authenticator } from "./client-node.ts";
 
 type Options = Parameters<Authenticator["applyAuthentication"]>[1];
 

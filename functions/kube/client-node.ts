@@ -5,6 +5,7 @@ import type { Configuration } from "@kubernetes/client-node/dist/gen/configurati
 import { ObjectCoreV1Api, ObjectDiscoveryV1Api } from "@kubernetes/client-node/dist/gen/types/ObjectParamAPI.js";
 import type { CORE_V1_METHODS, DISCOVERY_V1_METHODS } from "./api-methods.ts";
 
+export type { Authenticator } from "@kubernetes/client-node/dist/auth.js";
 export { KubeConfig } from "@kubernetes/client-node/dist/config.js";
 export { newClusters, newContexts, newUsers } from "@kubernetes/client-node/dist/config_types.js";
 export { ApiException } from "@kubernetes/client-node/dist/gen/apis/exception.js";
