@@ -14,8 +14,10 @@ export interface TargetDecisionInput {
   failedSources: string[];
   /** Our probes' verdicts. */
   probed: Map<string, Verdict>;
-  /** What is published now (ours, or adopted). */
+  /** What is published now (ours, or adopted): the slices with the Endpoints laid over them. */
   published: DesiredEndpoint[];
+  /** The slices' and the Endpoints' own views, where they differ: each kind of reader is held to the removal cap. */
+  views?: DesiredEndpoint[][];
   /** What the last run stored. */
   memory: TargetMemory;
   target: Pick<TargetConfig, "rise" | "fall" | "failing" | "guards">;
@@ -65,6 +67,7 @@ export function decideTarget(input: TargetDecisionInput): TargetDecision {
     endpoints: decision.endpoints,
     dropped: decision.dropped.length,
     published,
+    ...(input.views && { views: input.views }),
     allHealthy: () => decideEndpoints({ ...decideInput, hysteresis: { ...hysteresis, healthy: allHealthy } }).endpoints,
     failedSources,
     keptForFailedSources: decision.kept.filter((kept) => !found.has(kept.address)).length,

@@ -17,6 +17,11 @@ export interface GuardInput {
   dropped: number;
   /** What is published now. */
   published: DesiredEndpoint[];
+  /**
+   * What each kind of reader sees published now (our slices, our Endpoints), where a failed write left them
+   * apart: maxRemovalsPerRun holds each to its own cap. Default: `published` alone.
+   */
+  views?: DesiredEndpoint[][];
   /** The same backends with every one taken as healthy: Envoy's panic mode. */
   allHealthy: () => DesiredEndpoint[];
   failedSources: string[];
@@ -66,12 +71,19 @@ export function applyGuards(input: GuardInput): { endpoints: DesiredEndpoint[]; 
   }
 
   if (config.maxRemovalsPerRun !== undefined) {
-    const capped = capRemovals(endpoints, published, amountOf(config.maxRemovalsPerRun, publishedReady));
-    if (capped.held > 0) {
+    // Holding one back only keeps more ready, so each view's cap still holds after the next view's pass.
+    let removals = 0;
+    let held = 0;
+    for (const view of input.views ?? [published]) {
+      const capped = capRemovals(endpoints, view, amountOf(config.maxRemovalsPerRun, readyIn(view)), published);
       endpoints = capped.endpoints;
+      removals = Math.max(removals, capped.removals);
+      held += capped.held;
+    }
+    if (held > 0) {
       trips.push({
         guard: "maxRemovalsPerRun",
-        detail: `${capped.removals} ready endpoints would stop being ready, more than maxRemovalsPerRun ${config.maxRemovalsPerRun}: ${capped.held} stay ready this run`,
+        detail: `${removals} ready endpoints would stop being ready, more than maxRemovalsPerRun ${config.maxRemovalsPerRun}: ${held} stay ready this run`,
       });
     }
   }
@@ -87,13 +99,14 @@ function amountOf(setting: number | string, total: number): number {
  * A removal is a ready endpoint that would stop being ready: left out, or turned not ready. Those still found
  * but failing go first (they hurt clients), then those no source finds any more; by address within each.
  */
-function capRemovals(endpoints: DesiredEndpoint[], published: DesiredEndpoint[], cap: number) {
+function capRemovals(endpoints: DesiredEndpoint[], view: DesiredEndpoint[], cap: number, published: DesiredEndpoint[]) {
   const next = new Map(endpoints.map((endpoint) => [endpoint.address, endpoint]));
-  const removals = published
+  const fullest = new Map(published.map((endpoint) => [endpoint.address, endpoint]));
+  const removals = view
     .filter((before) => before.ready && !next.get(before.address)?.ready)
     .sort((a, b) => Number(next.has(b.address)) - Number(next.has(a.address)) || compareAddresses(a.address, b.address));
   const held = removals.slice(cap);
-  for (const before of held) next.set(before.address, before);
+  for (const before of held) next.set(before.address, fullest.get(before.address) ?? before);
   return { endpoints: [...next.values()], removals: removals.length, held: held.length };
 }
 

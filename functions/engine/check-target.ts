@@ -112,7 +112,7 @@ export async function checkTarget(target: TargetConfig, context: TargetContext):
       recheckDelayMs: target.recheckDelayMs,
       timedOutBefore: timedOutLastRun(remembered.memory),
     });
-    const { claimed, published } = await reading.published;
+    const { claimed, published, views } = await reading.published;
     report.foreign = claimed.foreign;
     const conflicts = claimed.foreign.filter((object) => object.anotherWriter);
     if (conflicts.length > 0) return refuseConflict(target, report, started, clients, basis.service?.metadata?.uid, conflicts);
@@ -123,6 +123,7 @@ export async function checkTarget(target: TargetConfig, context: TargetContext):
       failedSources: results.flatMap((result) => (result.status === "failed" ? [result.source] : [])),
       probed,
       published,
+      views,
       memory: remembered.memory,
       target,
       now: context.now,

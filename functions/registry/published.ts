@@ -1,12 +1,37 @@
 import type { V1EndpointSlice, V1Endpoints } from "@kubernetes/client-node";
 import type { AddressFamily, DesiredEndpoint } from "../model.ts";
 
+/** What readers of our slices see, and what readers of our Endpoints see: apart only where a write failed. */
+export interface PublishedViews {
+  slices: DesiredEndpoint[] | undefined;
+  endpoints: DesiredEndpoint[] | undefined;
+}
+
+/** Each kind of reader's view, read back from our own objects; a view is absent when we keep no such object. */
+export function publishedViews(slices: V1EndpointSlice[], endpoints: V1Endpoints | undefined): PublishedViews {
+  return { slices: slices.length > 0 ? fromSlices(slices) : undefined, endpoints: endpoints ? fromEndpoints(endpoints) : undefined };
+}
+
 /**
- * What is published now, read back from our own objects: the slices, with the Endpoints laid over them. Where
- * the two disagree (a write to one failed), an endpoint ready in either counts as ready, so the guards count
- * removals against what any reader saw: no reader of either loses more than they allow.
+ * What is published now: the slices, with the Endpoints laid over them. Where the two disagree (a write to one
+ * failed), an endpoint ready in either counts as ready, so the guards never count against less than a reader saw.
  */
 export function publishedEndpoints(slices: V1EndpointSlice[], endpoints: V1Endpoints | undefined): DesiredEndpoint[] {
+  return overlaid(publishedViews(slices, endpoints));
+}
+
+/** publishedEndpoints over views already read. */
+export function overlaid(views: PublishedViews): DesiredEndpoint[] {
+  const byAddress = new Map((views.slices ?? []).map((endpoint) => [endpoint.address, endpoint]));
+  for (const endpoint of views.endpoints ?? []) {
+    const inSlice = byAddress.get(endpoint.address);
+    if (!inSlice) byAddress.set(endpoint.address, endpoint);
+    else if (endpoint.ready && !inSlice.ready && !inSlice.terminating) byAddress.set(endpoint.address, { ...inSlice, ready: true });
+  }
+  return [...byAddress.values()];
+}
+
+function fromSlices(slices: V1EndpointSlice[]): DesiredEndpoint[] {
   const byAddress = new Map<string, DesiredEndpoint>();
   for (const slice of slices) {
     if (slice.addressType !== "IPv4" && slice.addressType !== "IPv6") continue;
@@ -27,15 +52,15 @@ export function publishedEndpoints(slices: V1EndpointSlice[], endpoints: V1Endpo
       });
     }
   }
-  for (const subset of endpoints?.subsets ?? []) {
+  return [...byAddress.values()];
+}
+
+function fromEndpoints(endpoints: V1Endpoints): DesiredEndpoint[] {
+  const byAddress = new Map<string, DesiredEndpoint>();
+  for (const subset of endpoints.subsets ?? []) {
     const port = singlePort(subset.ports);
     for (const [list, ready] of [[subset.addresses, true], [subset.notReadyAddresses, false]] as const) {
       for (const address of list ?? []) {
-        const inSlice = byAddress.get(address.ip);
-        if (inSlice) {
-          if (ready && !inSlice.ready && !inSlice.terminating) byAddress.set(address.ip, { ...inSlice, ready: true });
-          continue;
-        }
         const family: AddressFamily = address.ip.includes(":") ? "IPv6" : "IPv4";
         byAddress.set(address.ip, { address: address.ip, family, ready, ...(port !== undefined && { port }), hostname: address.hostname, nodeName: address.nodeName });
       }

@@ -6,7 +6,7 @@ import { readTargetState } from "../kube/read.ts";
 import type { DesiredEndpoint } from "../model.ts";
 import type { Writer } from "./labels.ts";
 import { claimObjects, type Claimed } from "./ownership.ts";
-import { publishedEndpoints } from "./published.ts";
+import { overlaid, publishedViews } from "./published.ts";
 import { readMemory } from "./remembered.ts";
 import { serviceProblem, type ServiceProblem } from "./service-check.ts";
 
@@ -25,8 +25,10 @@ export interface TargetPublished {
   claimed: Claimed;
   /** Ours alone, never adopting: what goes when the Service stops being ours to feed. */
   ours: Claimed;
-  /** The endpoints the claimed objects publish now. */
+  /** The endpoints the claimed objects publish now: the slices with the Endpoints laid over them. */
   published: DesiredEndpoint[];
+  /** The slices' and the Endpoints' own views, each held to the removal cap. */
+  views: DesiredEndpoint[][];
 }
 
 /**
@@ -46,7 +48,13 @@ export function readTarget(
   });
   const published = Promise.all([reading.early, reading.published]).then(([{ memory }, { slices, endpoints }]) => {
     const claimed = claimObjects(slices, endpoints, writer, target.adopt, memory);
-    return { claimed, ours: claimObjects(slices, endpoints, writer, false), published: publishedEndpoints(claimed.slices, claimed.endpoints) };
+    const views = publishedViews(claimed.slices, claimed.endpoints);
+    return {
+      claimed,
+      ours: claimObjects(slices, endpoints, writer, false),
+      published: overlaid(views),
+      views: [views.slices, views.endpoints].filter((view) => view !== undefined),
+    };
   });
   // Awaited once the probes are done; a target that fails before then leaves it unheard, not unhandled.
   published.catch(() => {});

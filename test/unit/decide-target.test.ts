@@ -194,6 +194,25 @@ describe("decideTarget: the whole chain, smallest inputs", () => {
     });
   }
 
+  it("maxRemovalsPerRun holds slice readers and Endpoints readers each to their own cap when a failed write left them apart", () => {
+    const [a, b, c, d, e, f] = ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6"];
+    const slices = [a, b, c, d].map((address) => endpoint(address, true));
+    // The last run's slice write took e and f out; its Endpoints write failed.
+    const endpointsView = [a, b, c, d, e, f].map((address) => endpoint(address, true));
+    const result = decide({
+      backends: [backend(a)],
+      probed: new Map([[a, pass]]),
+      published: endpointsView,
+      views: [slices, endpointsView],
+      memory: remembered({ [a]: health(true) }),
+      guards: { maxRemovalsPerRun: "50%" },
+    });
+    const removedFrom = (view: DesiredEndpoint[]) => view.filter((item) => !result.ready.includes(item.address)).length;
+    assert.ok(removedFrom(slices) <= 2, `slice readers lost ${removedFrom(slices)} of 4`);
+    assert.ok(removedFrom(endpointsView) <= 3, `Endpoints readers lost ${removedFrom(endpointsView)} of 6`);
+    assert.deepEqual(result.guards, ["maxRemovalsPerRun"]);
+  });
+
   it("remembers the guards that held the decision back, and forgets them when none did", () => {
     const held = decide({ backends: [backend(A)], probed: new Map([[A, fail]]), published: [endpoint(A, true)], memory: remembered({ [A]: health(true, 1) }) });
     assert.deepEqual(held.decision.memory.trippedGuards, ["neverEmpty"]);
