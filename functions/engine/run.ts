@@ -113,6 +113,7 @@ export async function runSync(config: Config, connections: ClusterConnections, o
 
     return {
       ok: !cutShort && targets.every((target) => target.status !== "failed") && pruned.every((report) => report.error === undefined),
+      degraded: cutShort || targets.some((target) => target.status === "degraded"),
       dryRun,
       targets,
       pruned,
@@ -190,13 +191,17 @@ function probeCanary(canary: NonNullable<Config["selfCheck"]["canary"]>, signal:
   return check.probe({ address: canary.address, family: canary.address.includes(":") ? "IPv6" : "IPv4", sources: [] }, signal);
 }
 
-/** One target's report over two fast-detection rounds: the later state, with both rounds' writes. */
+/**
+ * One target's report over two fast-detection rounds: the later state, with both rounds' writes. A round that
+ * failed, else one that was degraded, marks the whole run's target so.
+ */
 function mergeRounds(earlier: TargetReport, later: TargetReport): TargetReport {
   const trips = new Map([...earlier.guards, ...later.guards].map((trip) => [`${trip.guard}: ${trip.detail}`, trip]));
   const failed = later.status === "failed" ? later : earlier.status === "failed" ? earlier : undefined;
+  const degraded = later.status === "degraded" || earlier.status === "degraded";
   return {
     ...later,
-    status: failed ? "failed" : later.status === "unchanged" ? earlier.status : later.status,
+    status: failed ? "failed" : degraded ? "degraded" : later.status === "unchanged" ? earlier.status : later.status,
     ...(failed && { error: failed.error }),
     guards: [...trips.values()],
     changes: [...earlier.changes, ...later.changes],

@@ -3,7 +3,8 @@
 // test/integration/sync.test.ts runs the same paths against a real API server.
 //
 // Cases: a new target writes exactly one slice, Endpoints and memory, and a resync writes nothing;
-// a dry run writes nothing; fast-detection rounds are counted and merged (a failed round keeps its error); pruning under sync
+// a dry run writes nothing; a failed source or a tripped guard makes the target and run degraded (a failure
+// wins); fast-detection rounds are counted and merged (a failed round keeps its error); pruning under sync
 // deletes what left the config, the prune guard holds back `targets: []` unless allowPruneAll, and another
 // installation's or cluster entry's objects are never touched; upsert-only lists nothing to prune; a Service
 // that gains a selector loses our objects and gets a Warning Event.
@@ -103,6 +104,35 @@ describe("runSync against the in-memory fake API server", () => {
     assert.deepEqual(report.targets[0]?.changes.map((change) => `${change.action} ${change.kind} ${change.name}`), ["create EndpointSlice db-ipv4-0", "create Endpoints db", "create ConfigMap db-ees-memory"]);
     assert.deepEqual(writes, []);
     assert.equal(events, 0);
+  });
+
+  it("a failed source or a tripped guard makes the target and the run degraded, still ok; a failure wins over it", async () => {
+    const fake = fakeWithServices("db", "ghost");
+    const missing = { name: "list", file: { path: "/nonexistent/ees-backends.txt" } };
+    const sources = (addresses: string[]) => [{ name: "vms", static: addresses.map((address) => ({ address })) }, missing];
+
+    const { report, writes } = await sync(fake, config([target("db", { sources: sources(ADDRESSES) }), target("ghost", { service: "gone", sources: sources(ADDRESSES) })]));
+
+    const [db, ghost] = report.targets;
+    assert.equal(db?.status, "degraded");
+    assert.deepEqual(db?.sources.map((source) => `${source.name} ${source.status}`), ["vms ok", "list failed"]);
+    assert.equal(db?.writes, 3, "what the answering source found is still written");
+    assert.ok(writes.includes("create endpointslices shop/db-ipv4-0"));
+    assert.equal(ghost?.status, "failed", "a missing Service fails the target, failed source or not");
+    assert.equal(report.ok, false);
+    assert.equal(report.degraded, true);
+
+    // Both published backends gone at once, one removal allowed per run: the guard keeps one.
+    const held = await sync(fake, config([target("db", { sources: [{ name: "vms", static: [{ address: "192.0.2.12" }] }], guards: { maxRemovalsPerRun: 1 } })]));
+
+    assert.deepEqual(held.report.targets[0]?.guards.map((trip) => trip.guard), ["maxRemovalsPerRun"]);
+    assert.equal(held.report.targets[0]?.status, "degraded");
+    assert.equal(held.report.ok, true);
+    assert.equal(held.report.degraded, true);
+
+    const clean = await sync(fake, config([target("db", { sources: [{ name: "vms", static: [{ address: "192.0.2.12" }] }] })]));
+    assert.equal(clean.report.targets[0]?.status, "synced", "the guard let the kept one go: a clean run again");
+    assert.equal(clean.report.degraded, false);
   });
 
   // Each test waits out one fast-detection interval (1 s, the least the config takes): they wait together.
