@@ -7,7 +7,7 @@ import { probeLimiter } from "../health/probe-all.ts";
 import { TcpCheck } from "../health/tcp.ts";
 import type { ClusterConnections } from "../kube/client.ts";
 import type { Verdict } from "../model.ts";
-import type { RunReport, TargetReport } from "../report/report.ts";
+import { isDegraded, type RunReport, type TargetReport } from "../report/report.ts";
 import { pruneCluster } from "./prune.ts";
 import { checkTarget, type TargetContext } from "./check-target.ts";
 import { writeTarget } from "./write-target.ts";
@@ -192,16 +192,15 @@ function probeCanary(canary: NonNullable<Config["selfCheck"]["canary"]>, signal:
 }
 
 /**
- * One target's report over two fast-detection rounds: the later state, with both rounds' writes. A round that
- * failed, else one that was degraded, marks the whole run's target so.
+ * One target's report over two fast-detection rounds: the later state (its sources), with both rounds' guards,
+ * changes and writes. A round that failed marks the target failed; else it is degraded as the merged report
+ * shows (a guard in either round, a source failed in the later), and otherwise synced if any round wrote.
  */
 function mergeRounds(earlier: TargetReport, later: TargetReport): TargetReport {
   const trips = new Map([...earlier.guards, ...later.guards].map((trip) => [`${trip.guard}: ${trip.detail}`, trip]));
   const failed = later.status === "failed" ? later : earlier.status === "failed" ? earlier : undefined;
-  const degraded = later.status === "degraded" || earlier.status === "degraded";
-  return {
+  const merged: TargetReport = {
     ...later,
-    status: failed ? "failed" : degraded ? "degraded" : later.status === "unchanged" ? earlier.status : later.status,
     ...(failed && { error: failed.error }),
     guards: [...trips.values()],
     changes: [...earlier.changes, ...later.changes],
@@ -209,4 +208,7 @@ function mergeRounds(earlier: TargetReport, later: TargetReport): TargetReport {
     conflictsRetried: earlier.conflictsRetried + later.conflictsRetried,
     durationMs: earlier.durationMs + later.durationMs,
   };
+  // Fast detection never runs dry, so a round with changes wrote them.
+  merged.status = failed ? "failed" : isDegraded(merged) ? "degraded" : merged.changes.length > 0 ? "synced" : "unchanged";
+  return merged;
 }

@@ -4,11 +4,16 @@
 //
 // Cases: a new target writes exactly one slice, Endpoints and memory, and a resync writes nothing;
 // a dry run writes nothing; a failed source or a tripped guard makes the target and run degraded (a failure
-// wins); fast-detection rounds are counted and merged (a failed round keeps its error); pruning under sync
+// wins); fast-detection rounds are counted and merged (a failed round keeps its error; degraded as the last round's
+// sources and every round's guards show); pruning under sync
 // deletes what left the config, the prune guard holds back `targets: []` unless allowPruneAll, and another
 // installation's or cluster entry's objects are never touched; upsert-only lists nothing to prune; a Service
 // that gains a selector loses our objects and gets a Warning Event.
 import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { validateConfig } from "../../functions/config/load.ts";
 import type { Config } from "../../functions/config/schema.ts";
@@ -172,6 +177,30 @@ describe("runSync against the in-memory fake API server", () => {
       assert.match(merged.error ?? "", /create ConfigMap shop\/db-ees-memory: HTTP 500 an error injected by the test/);
       assert.equal(merged.writes, 3, "two writes in the first round, the memory in the second");
       assert.ok(fake.object("configmaps", NAMESPACE, "db-ees-memory"), "the second round wrote the memory");
+    });
+
+    it("is degraded as the last round's sources and every round's guards show", async () => {
+      const dir = await mkdtemp(join(tmpdir(), "ees-engine-"));
+      const recovers = join(dir, "recovers.txt");
+      const breaks = join(dir, "breaks.txt");
+      await writeFile(breaks, "192.0.2.12\n");
+      const withFile = (service: string, path: string) => target(service, { sources: [{ name: "vms", static: ADDRESSES.map((address) => ({ address })) }, { name: "list", file: { path } }] });
+      const fake = fakeWithServices("db", "cache");
+      // After the first round has written, one file appears and the other goes.
+      fake.beforeNext("create", "events", () => {
+        writeFileSync(recovers, "192.0.2.12\n");
+        rmSync(breaks);
+      });
+
+      const { report } = await sync(fake, fast([withFile("db", recovers), withFile("cache", breaks)]), { fastDetection: true });
+
+      assert.equal(report.rounds, 2);
+      const [db, cache] = report.targets;
+      assert.equal(db?.status, "synced", "its source failed in the first round only");
+      assert.equal(cache?.status, "degraded");
+      assert.deepEqual(cache?.guards.map((trip) => trip.guard), ["failedSource"], "what the list found is kept");
+      assert.equal(report.degraded, true);
+      await rm(dir, { recursive: true });
     });
 
     it("without the run asking for it, one round", async () => {
