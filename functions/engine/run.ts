@@ -113,7 +113,7 @@ export async function runSync(config: Config, connections: ClusterConnections, o
 
     return {
       ok: !cutShort && targets.every((target) => target.status !== "failed") && pruned.every((report) => report.error === undefined),
-      degraded: cutShort || targets.some((target) => target.status === "degraded"),
+      degraded: cutShort || targets.some((target) => target.status === "degraded") || pruned.some((report) => report.guard !== undefined),
       dryRun,
       targets,
       pruned,

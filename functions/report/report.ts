@@ -78,7 +78,7 @@ export interface PruneReport {
 export interface RunReport {
   /** No target and no prune failed, and the run was not cut short. */
   ok: boolean;
-  /** A target is degraded, or the run was cut short: something is published as it was for want of evidence. */
+  /** A target is degraded, the prune guard held deletions back, or the run was cut short: something was held back. */
   degraded: boolean;
   dryRun: boolean;
   targets: TargetReport[];

@@ -6,7 +6,7 @@
 // a dry run writes nothing; a failed source or a tripped guard makes the target and run degraded (a failure
 // wins); fast-detection rounds are counted and merged (a failed round keeps its error; degraded as the last round's
 // sources and every round's guards show); pruning under sync
-// deletes what left the config, the prune guard holds back `targets: []` unless allowPruneAll, and another
+// deletes what left the config, the prune guard holds back `targets: []` (a degraded run) unless allowPruneAll, and another
 // installation's or cluster entry's objects are never touched; upsert-only lists nothing to prune; a Service
 // that gains a selector loses our objects and gets a Warning Event.
 import assert from "node:assert/strict";
@@ -248,8 +248,10 @@ describe("runSync against the in-memory fake API server", () => {
 
       assert.deepEqual(held.writes, []);
       assert.match(held.report.pruned[0]?.guard ?? "", /would delete all 2 objects this installation has here .* set allowPruneAll: true/);
+      assert.deepEqual([held.report.ok, held.report.degraded], [true, true], "a guard held the deletions back");
 
       const allowed = await sync(fake, config([], { allowPruneAll: true }));
+      assert.equal(allowed.report.degraded, false);
 
       assert.deepEqual(allowed.writes, ["delete configmaps shop/db-ees-memory", "delete endpoints shop/db", "delete endpointslices shop/db-ipv4-0"]);
     });
