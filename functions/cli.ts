@@ -33,7 +33,8 @@ const USAGE = `usage: external-endpoint-syncer sync --config FILE [--dry-run] [-
                   rbac: whom the bindings grant to (default: the group ${DEFAULT_SUBJECT.name})
   --version       print the release and exit
 
-exit codes: 0 all targets synced, 1 a target failed, 2 bad usage or config`;
+exit codes: 0 all targets synced, 1 a target or prune failed or the run was cut short, 2 bad usage or config,
+            3 degraded: a source failed or a guard held changes back (nothing failed)`;
 
 /** Runs the command line; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -86,7 +87,7 @@ export async function main(argv: string[]): Promise<number> {
     const installation = installationId(values.installation);
     const report = await runSync(config, new ClusterConnections(config.clusters), { targets: values.target, dryRun: values["dry-run"], installation });
     console.log(values.json ? JSON.stringify(report, null, 2) : formatTable(report));
-    return report.ok ? 0 : 1;
+    return !report.ok ? 1 : report.degraded ? 3 : 0;
   } catch (error) {
     if (error instanceof ConfigError || error instanceof UnknownTargetError || error instanceof InstallationError) {
       console.error(error.message);

@@ -21,6 +21,7 @@ export function publishRun(report: RunReport): void {
   for (const target of report.targets) {
     const fields = { ...summarizeTarget(target), durationMs: target.durationMs };
     if (target.status === "failed") logger.error("target failed", fields);
+    else if (target.status === "degraded") logger.warn("target degraded", fields);
     else logger.info("target synced", fields);
 
     metrics.addDimensions({ target: target.target, cluster: target.cluster });
@@ -32,6 +33,13 @@ export function publishRun(report: RunReport): void {
     metrics.addMetric("SyncDuration", MetricUnit.Milliseconds, target.durationMs);
     metrics.publishStoredMetrics();
 
+    // 0 or 1 for every source, so an alarm on it sees the good runs too.
+    for (const source of target.sources) {
+      metrics.addDimensions({ target: target.target, cluster: target.cluster, source: source.name });
+      metrics.addMetric("SourceFailed", MetricUnit.Count, source.status === "failed" ? 1 : 0);
+      metrics.publishStoredMetrics();
+    }
+
     const failures = new Map<string, number>();
     for (const backend of target.backends) if (backend.status !== "pass") failures.set(backend.reason, (failures.get(backend.reason) ?? 0) + 1);
     for (const [reason, count] of failures) {
@@ -42,7 +50,8 @@ export function publishRun(report: RunReport): void {
   }
   const pruneErrors = report.pruned.filter((prune) => prune.error).map((prune) => ({ cluster: prune.cluster, error: prune.error }));
   const pruned = report.pruned.flatMap((prune) => prune.changes.map((change) => `${prune.cluster}: ${change.kind} ${change.namespace}/${change.name}`));
-  const fields = { ok: report.ok, dryRun: report.dryRun, durationMs: report.durationMs, pruned, pruneErrors };
-  if (report.ok) logger.info("sync finished", fields);
-  else logger.error("sync finished", fields);
+  const fields = { ok: report.ok, degraded: report.degraded, dryRun: report.dryRun, durationMs: report.durationMs, pruned, pruneErrors };
+  if (!report.ok) logger.error("sync finished", fields);
+  else if (report.degraded) logger.warn("sync finished", fields);
+  else logger.info("sync finished", fields);
 }

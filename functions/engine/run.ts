@@ -7,7 +7,7 @@ import { probeLimiter } from "../health/probe-all.ts";
 import { TcpCheck } from "../health/tcp.ts";
 import type { ClusterConnections } from "../kube/client.ts";
 import type { Verdict } from "../model.ts";
-import type { RunReport, TargetReport } from "../report/report.ts";
+import { isDegraded, type RunReport, type TargetReport } from "../report/report.ts";
 import { pruneCluster } from "./prune.ts";
 import { checkTarget, type TargetContext } from "./check-target.ts";
 import { writeTarget } from "./write-target.ts";
@@ -113,6 +113,7 @@ export async function runSync(config: Config, connections: ClusterConnections, o
 
     return {
       ok: !cutShort && targets.every((target) => target.status !== "failed") && pruned.every((report) => report.error === undefined),
+      degraded: cutShort || targets.some((target) => target.status === "degraded") || pruned.some((report) => report.guard !== undefined),
       dryRun,
       targets,
       pruned,
@@ -190,13 +191,16 @@ function probeCanary(canary: NonNullable<Config["selfCheck"]["canary"]>, signal:
   return check.probe({ address: canary.address, family: canary.address.includes(":") ? "IPv6" : "IPv4", sources: [] }, signal);
 }
 
-/** One target's report over two fast-detection rounds: the later state, with both rounds' writes. */
+/**
+ * One target's report over two fast-detection rounds: the later state (its sources), with both rounds' guards,
+ * changes and writes. A round that failed marks the target failed; else it is degraded as the merged report
+ * shows (a guard in either round, a source failed in the later), and otherwise synced if any round wrote.
+ */
 function mergeRounds(earlier: TargetReport, later: TargetReport): TargetReport {
   const trips = new Map([...earlier.guards, ...later.guards].map((trip) => [`${trip.guard}: ${trip.detail}`, trip]));
   const failed = later.status === "failed" ? later : earlier.status === "failed" ? earlier : undefined;
-  return {
+  const merged: TargetReport = {
     ...later,
-    status: failed ? "failed" : later.status === "unchanged" ? earlier.status : later.status,
     ...(failed && { error: failed.error }),
     guards: [...trips.values()],
     changes: [...earlier.changes, ...later.changes],
@@ -204,4 +208,7 @@ function mergeRounds(earlier: TargetReport, later: TargetReport): TargetReport {
     conflictsRetried: earlier.conflictsRetried + later.conflictsRetried,
     durationMs: earlier.durationMs + later.durationMs,
   };
+  // Fast detection never runs dry, so a round with changes wrote them.
+  merged.status = failed ? "failed" : isDegraded(merged) ? "degraded" : merged.changes.length > 0 ? "synced" : "unchanged";
+  return merged;
 }

@@ -11,7 +11,7 @@ import { planTarget, planWithheld } from "../plan/plan.ts";
 import { buildService } from "../plan/service.ts";
 import type { Writer } from "../registry/labels.ts";
 import { serviceProblem } from "../registry/service-check.ts";
-import type { ChangeReport, TargetReport } from "../report/report.ts";
+import { isDegraded, type ChangeReport, type TargetReport } from "../report/report.ts";
 import { countReady, TargetError, type CheckedTarget, type Refusal, type ServiceKey, type TargetContext } from "./check-target.ts";
 
 /**
@@ -77,7 +77,7 @@ export async function writeTarget(checked: CheckedTarget, context: TargetContext
       await recordChangeEvent(report, clients, serviceKey);
       await recordGuardEvent(report, clients, serviceKey, decided.remembered.trippedGuards ?? []);
     }
-    report.status = changes.length === 0 ? "unchanged" : context.dryRun ? "planned" : "synced";
+    report.status = isDegraded(report) ? "degraded" : changes.length === 0 ? "unchanged" : context.dryRun ? "planned" : "synced";
   } catch (error) {
     report.status = "failed";
     report.error = errorMessage(error);

@@ -42,8 +42,12 @@ export interface TargetReport {
   cluster: string;
   namespace: string;
   service: string;
-  /** `planned`: a dry run that found changes. */
-  status: "synced" | "unchanged" | "planned" | "failed";
+  /**
+   * `planned`: a dry run that found changes. `degraded`: it ran to the end, but a source failed or a guard held
+   * changes back, so what is published may be stale; `writes` and `changes` still say what was (or would be) written.
+   * `failed` wins over `degraded`.
+   */
+  status: "synced" | "unchanged" | "planned" | "degraded" | "failed";
   error?: string;
   sources: SourceReport[];
   backends: BackendReport[];
@@ -72,7 +76,10 @@ export interface PruneReport {
 }
 
 export interface RunReport {
+  /** No target and no prune failed, and the run was not cut short. */
   ok: boolean;
+  /** A target is degraded, the prune guard held deletions back, or the run was cut short: something was held back. */
+  degraded: boolean;
   dryRun: boolean;
   targets: TargetReport[];
   /** What was removed (or would be, in a dry run) for targets that left the config. */
@@ -82,4 +89,9 @@ export interface RunReport {
   rounds?: number;
   /** The run's deadline came before every probe was done: what had no verdict kept what it had. */
   cutShort?: true;
+}
+
+/** A source failed or a guard tripped: the target's decision rests on less than it asked for. */
+export function isDegraded(target: Pick<TargetReport, "sources" | "guards">): boolean {
+  return target.sources.some((source) => source.status === "failed") || target.guards.length > 0;
 }

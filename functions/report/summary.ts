@@ -8,6 +8,7 @@ export const SUMMARY_MAX_BYTES = 1_048_576;
 
 /** One target in a line: what the functions log, return and count. */
 export function summarizeTarget(target: TargetReport) {
+  const failedSources = target.sources.filter((source) => source.status === "failed").map((source) => source.name);
   return {
     target: target.target,
     cluster: target.cluster,
@@ -19,6 +20,7 @@ export function summarizeTarget(target: TargetReport) {
     changes: target.changes.length,
     writes: target.writes,
     ...(target.guards.length > 0 ? { guards: target.guards.map((trip) => trip.guard) } : {}),
+    ...(failedSources.length > 0 ? { failedSources } : {}),
     ...(target.error ? { error: target.error } : {}),
   };
 }
@@ -28,6 +30,7 @@ type PruneLine = { cluster: string; deleted: string } | { cluster: string; guard
 
 export interface RunSummary {
   ok: boolean;
+  degraded: boolean;
   dryRun: boolean;
   durationMs: number;
   cutShort?: true;
@@ -39,7 +42,7 @@ export interface RunSummary {
 
 /**
  * The run as the functions return it, in at most `maxBytes` of JSON. Past that, whole lines are kept in this
- * order: failed or guarded targets, prune errors and guards, changed targets, deletions, the rest; `omitted` counts what
+ * order: failed or degraded targets, prune errors and guards, changed targets, deletions, the rest; `omitted` counts what
  * was left out (targets by status).
  */
 export function summarize(report: RunReport, maxBytes = SUMMARY_MAX_BYTES): RunSummary {
@@ -49,7 +52,7 @@ export function summarize(report: RunReport, maxBytes = SUMMARY_MAX_BYTES): RunS
     ...(prune.guard ? [{ cluster: prune.cluster, guard: prune.guard }] : []),
     ...(prune.error ? [{ cluster: prune.cluster, error: prune.error }] : []),
   ]);
-  const whole: RunSummary = { ok: report.ok, dryRun: report.dryRun, durationMs: report.durationMs, ...(report.cutShort && { cutShort: true }), targets, pruned };
+  const whole: RunSummary = { ok: report.ok, degraded: report.degraded, dryRun: report.dryRun, durationMs: report.durationMs, ...(report.cutShort && { cutShort: true }), targets, pruned };
   return jsonBytes(whole) <= maxBytes ? whole : bounded(whole, maxBytes);
 }
 
@@ -57,7 +60,7 @@ function bounded(whole: RunSummary, maxBytes: number): RunSummary {
   // Room for the worst `omitted`: every line left out.
   const frame = { ...whole, targets: [], pruned: [], omitted: { targets: whole.targets.length, pruned: whole.pruned.length, statuses: statuses(whole.targets) } };
   const candidates = [
-    ...whole.targets.map((line, index) => ({ list: "targets" as const, index, line, rank: line.error || line.guards ? 0 : line.changes > 0 ? 2 : 4 })),
+    ...whole.targets.map((line, index) => ({ list: "targets" as const, index, line, rank: line.status === "failed" || line.status === "degraded" ? 0 : line.changes > 0 ? 2 : 4 })),
     ...whole.pruned.map((line, index) => ({ list: "pruned" as const, index, line, rank: "deleted" in line ? 3 : 1 })),
   ].sort((a, b) => a.rank - b.rank);
 

@@ -27,6 +27,8 @@ export function formatTable(report: RunReport): string {
     for (const warning of prune.warnings ?? []) out.push(`prune ${prune.cluster}: warning: ${warning}`);
     for (const change of prune.changes) out.push(`prune ${prune.cluster}: ${report.dryRun ? "would " : ""}${formatChange(change)}`);
   }
+  const degraded = report.targets.filter((target) => target.status === "degraded").length;
+  if (degraded > 0) out.push(`degraded: ${degraded} target${degraded === 1 ? "" : "s"} ran with a failed source or a guard holding changes back; what they publish may be stale`);
   if (report.cutShort) out.push("cut short: the run's deadline stopped the probing; what had no verdict kept what it had");
   if (report.dryRun) out.push("dry run: nothing was written");
   return out.join("\n");

@@ -1,6 +1,8 @@
 // The command line against a real API server: table and JSON output, a dry run that writes nothing,
-// KUBECONFIG honoured by a cluster entry without a kubeconfig of its own, the exit codes, and the release in
-// --version and in the User-Agent of every request the API server's audit log shows.
+// KUBECONFIG honoured by a cluster entry without a kubeconfig of its own, the exit codes (1 for a failed target,
+// 0 for a clean sync, 2 for a bad config or an unknown target, 3 for a degraded run: a DNS source whose server,
+// a real one on loopback, answers SERVFAIL), and the release in --version and in the User-Agent of every
+// request the API server's audit log shows.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
@@ -9,15 +11,19 @@ import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { stringify } from "yaml";
 import { selectorlessService, startTestCluster, type TestCluster } from "../harness/cluster.ts";
+import { startDnsServer, type TestDnsServer } from "../harness/dns-server.ts";
 
 const NAMESPACE = "ees-cli";
 const CLI = join(import.meta.dirname, "../../functions/cli.ts");
 const { version } = JSON.parse(await readFile(join(import.meta.dirname, "../../package.json"), "utf8")) as { version: string };
+const ETCD_NAME = "etcd.cli.internal";
 let cluster: TestCluster;
+let dns: TestDnsServer;
 let configPath: string;
+let dnsConfigPath: string;
 
 before(async () => {
-  cluster = await startTestCluster([NAMESPACE]);
+  [cluster, dns] = await Promise.all([startTestCluster([NAMESPACE]), startDnsServer()]);
   await cluster.admin.core.createNamespacedService({ namespace: NAMESPACE, body: selectorlessService(NAMESPACE, "db", [{ name: "pg", port: 5432 }]) });
   configPath = join(cluster.local.dir, "cli.yaml");
   // No kubeconfig in the cluster entry: the CLI must take KUBECONFIG, as kubectl does.
@@ -32,9 +38,25 @@ before(async () => {
     }),
   );
   await cluster.grant(configPath, "here");
+
+  await cluster.admin.core.createNamespacedService({ namespace: NAMESPACE, body: selectorlessService(NAMESPACE, "etcd", [{ name: "client", port: 2379 }]) });
+  dnsConfigPath = join(cluster.local.dir, "cli-dns.yaml");
+  await writeFile(
+    dnsConfigPath,
+    stringify({
+      clusters: [{ name: "here" }],
+      targets: [
+        { name: "etcd", cluster: "here", namespace: NAMESPACE, service: "etcd", ports: [{ name: "client", port: 2379 }], sources: [{ name: "members", dns: { name: ETCD_NAME, types: ["A"], server: dns.server, timeoutMs: 500 } }], check: { none: {} } },
+      ],
+    }),
+  );
+  await cluster.grant(dnsConfigPath, "here");
 });
 
-after(() => cluster?.stop());
+after(async () => {
+  await dns?.stop();
+  await cluster?.stop();
+});
 
 async function cli(args: string[]) {
   const env = { ...process.env, KUBECONFIG: cluster.kubeconfig };
@@ -81,6 +103,29 @@ describe("external-endpoint-syncer CLI", () => {
     const requests = await cluster.syncerRequestsSince(mark);
     assert.ok(requests.some((event) => event.verb === "get") && requests.some((event) => event.verb === "create"), JSON.stringify(requests.map((event) => event.verb)));
     assert.deepEqual([...new Set(requests.map((event) => event.userAgent))], [`external-endpoint-syncer/${version}`]);
+  });
+
+  it("exits 3 and says degraded when a source fails, keeping what it published", async () => {
+    dns.set(ETCD_NAME, { A: ["192.0.2.41", "192.0.2.42"] });
+    // --target: this config lists only etcd, so a prune under it would remove the db target's objects.
+    const clean = await cli(["sync", "--config", dnsConfigPath, "--target", "etcd"]);
+    assert.equal(clean.code, 0, clean.stdout + clean.stderr);
+    assert.match(clean.stdout, /^etcd\s+here\s+ees-cli\/etcd\s+synced/m);
+
+    dns.misbehave(ETCD_NAME, "servfail");
+    const degraded = await cli(["sync", "--config", dnsConfigPath, "--target", "etcd"]);
+    assert.equal(degraded.code, 3, degraded.stdout + degraded.stderr);
+    assert.match(degraded.stdout, /^etcd\s+here\s+ees-cli\/etcd\s+degraded\s/m);
+    assert.match(degraded.stdout, /^etcd: source members failed: .*SERVFAIL/m);
+    assert.match(degraded.stdout, /^etcd: guard failedSource: source members failed: kept the 2 endpoints it published/m);
+    assert.match(degraded.stdout, /^degraded: 1 target ran with a failed source/m);
+    const slices = await cluster.admin.discovery.listNamespacedEndpointSlice({ namespace: NAMESPACE, labelSelector: "kubernetes.io/service-name=etcd" });
+    assert.deepEqual(slices.items.flatMap((slice) => slice.endpoints?.map((endpoint) => endpoint.addresses[0]) ?? []).sort(), ["192.0.2.41", "192.0.2.42"]);
+
+    const json = await cli(["sync", "--config", dnsConfigPath, "--target", "etcd", "--json"]);
+    assert.equal(json.code, 3);
+    const report = JSON.parse(json.stdout) as { ok: boolean; degraded: boolean; targets: { status: string }[] };
+    assert.deepEqual([report.ok, report.degraded, report.targets[0]?.status], [true, true, "degraded"]);
   });
 
   it("exits 2 with every problem of an invalid config, and for an unknown target", async () => {

@@ -3,11 +3,17 @@
 // test/integration/sync.test.ts runs the same paths against a real API server.
 //
 // Cases: a new target writes exactly one slice, Endpoints and memory, and a resync writes nothing;
-// a dry run writes nothing; fast-detection rounds are counted and merged (a failed round keeps its error); pruning under sync
-// deletes what left the config, the prune guard holds back `targets: []` unless allowPruneAll, and another
+// a dry run writes nothing; a failed source or a tripped guard makes the target and run degraded (a failure
+// wins); fast-detection rounds are counted and merged (a failed round keeps its error; degraded as the last round's
+// sources and every round's guards show); pruning under sync
+// deletes what left the config, the prune guard holds back `targets: []` (a degraded run) unless allowPruneAll, and another
 // installation's or cluster entry's objects are never touched; upsert-only lists nothing to prune; a Service
 // that gains a selector loses our objects and gets a Warning Event.
 import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { validateConfig } from "../../functions/config/load.ts";
 import type { Config } from "../../functions/config/schema.ts";
@@ -105,6 +111,35 @@ describe("runSync against the in-memory fake API server", () => {
     assert.equal(events, 0);
   });
 
+  it("a failed source or a tripped guard makes the target and the run degraded, still ok; a failure wins over it", async () => {
+    const fake = fakeWithServices("db", "ghost");
+    const missing = { name: "list", file: { path: "/nonexistent/ees-backends.txt" } };
+    const sources = (addresses: string[]) => [{ name: "vms", static: addresses.map((address) => ({ address })) }, missing];
+
+    const { report, writes } = await sync(fake, config([target("db", { sources: sources(ADDRESSES) }), target("ghost", { service: "gone", sources: sources(ADDRESSES) })]));
+
+    const [db, ghost] = report.targets;
+    assert.equal(db?.status, "degraded");
+    assert.deepEqual(db?.sources.map((source) => `${source.name} ${source.status}`), ["vms ok", "list failed"]);
+    assert.equal(db?.writes, 3, "what the answering source found is still written");
+    assert.ok(writes.includes("create endpointslices shop/db-ipv4-0"));
+    assert.equal(ghost?.status, "failed", "a missing Service fails the target, failed source or not");
+    assert.equal(report.ok, false);
+    assert.equal(report.degraded, true);
+
+    // Both published backends gone at once, one removal allowed per run: the guard keeps one.
+    const held = await sync(fake, config([target("db", { sources: [{ name: "vms", static: [{ address: "192.0.2.12" }] }], guards: { maxRemovalsPerRun: 1 } })]));
+
+    assert.deepEqual(held.report.targets[0]?.guards.map((trip) => trip.guard), ["maxRemovalsPerRun"]);
+    assert.equal(held.report.targets[0]?.status, "degraded");
+    assert.equal(held.report.ok, true);
+    assert.equal(held.report.degraded, true);
+
+    const clean = await sync(fake, config([target("db", { sources: [{ name: "vms", static: [{ address: "192.0.2.12" }] }] })]));
+    assert.equal(clean.report.targets[0]?.status, "synced", "the guard let the kept one go: a clean run again");
+    assert.equal(clean.report.degraded, false);
+  });
+
   // Each test waits out one fast-detection interval (1 s, the least the config takes): they wait together.
   describe("fast detection", { concurrency: true }, () => {
     const fast = (targets: Record<string, unknown>[]) => config(targets, { fastDetection: { everySeconds: 1, forSeconds: 2 } });
@@ -142,6 +177,30 @@ describe("runSync against the in-memory fake API server", () => {
       assert.match(merged.error ?? "", /create ConfigMap shop\/db-ees-memory: HTTP 500 an error injected by the test/);
       assert.equal(merged.writes, 3, "two writes in the first round, the memory in the second");
       assert.ok(fake.object("configmaps", NAMESPACE, "db-ees-memory"), "the second round wrote the memory");
+    });
+
+    it("is degraded as the last round's sources and every round's guards show", async () => {
+      const dir = await mkdtemp(join(tmpdir(), "ees-engine-"));
+      const recovers = join(dir, "recovers.txt");
+      const breaks = join(dir, "breaks.txt");
+      await writeFile(breaks, "192.0.2.12\n");
+      const withFile = (service: string, path: string) => target(service, { sources: [{ name: "vms", static: ADDRESSES.map((address) => ({ address })) }, { name: "list", file: { path } }] });
+      const fake = fakeWithServices("db", "cache");
+      // After the first round has written, one file appears and the other goes.
+      fake.beforeNext("create", "events", () => {
+        writeFileSync(recovers, "192.0.2.12\n");
+        rmSync(breaks);
+      });
+
+      const { report } = await sync(fake, fast([withFile("db", recovers), withFile("cache", breaks)]), { fastDetection: true });
+
+      assert.equal(report.rounds, 2);
+      const [db, cache] = report.targets;
+      assert.equal(db?.status, "synced", "its source failed in the first round only");
+      assert.equal(cache?.status, "degraded");
+      assert.deepEqual(cache?.guards.map((trip) => trip.guard), ["failedSource"], "what the list found is kept");
+      assert.equal(report.degraded, true);
+      await rm(dir, { recursive: true });
     });
 
     it("without the run asking for it, one round", async () => {
@@ -189,8 +248,10 @@ describe("runSync against the in-memory fake API server", () => {
 
       assert.deepEqual(held.writes, []);
       assert.match(held.report.pruned[0]?.guard ?? "", /would delete all 2 objects this installation has here .* set allowPruneAll: true/);
+      assert.deepEqual([held.report.ok, held.report.degraded], [true, true], "a guard held the deletions back");
 
       const allowed = await sync(fake, config([], { allowPruneAll: true }));
+      assert.equal(allowed.report.degraded, false);
 
       assert.deepEqual(allowed.writes, ["delete configmaps shop/db-ees-memory", "delete endpoints shop/db", "delete endpointslices shop/db-ipv4-0"]);
     });

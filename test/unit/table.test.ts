@@ -29,6 +29,7 @@ function targetReport(overrides: Partial<TargetReport>): TargetReport {
 
 const dryRun: RunReport = {
   ok: true,
+  degraded: false,
   dryRun: true,
   durationMs: 40,
   targets: [
@@ -127,7 +128,23 @@ describe("formatTable", () => {
     assert.ok(!lines.some((line) => line.includes("10.0.0.1 pass")), "passing backends are not listed");
   });
 
+  it("shows a degraded target's status, why, and counts the degraded targets at the end", () => {
+    const degraded = targetReport({
+      target: "etcd",
+      status: "degraded",
+      sources: [{ name: "srv", status: "failed", found: 0, error: "queryA SERVFAIL etcd.internal" }],
+      guards: [{ guard: "failedSource", detail: "source srv failed: kept the 3 endpoints it published" }],
+    });
+    const lines = formatTable({ ok: true, degraded: true, dryRun: false, durationMs: 20, targets: [degraded, targetReport({ target: "db" })], pruned: [] }).split("\n");
+
+    assert.match(lines[1]!, /^etcd\s+main\s+shop\/postgres\s+degraded\s/);
+    assert.match(lines[2]!, /^db\s+main\s+shop\/postgres\s+unchanged\s/);
+    assert.ok(lines.includes("etcd: source srv failed: queryA SERVFAIL etcd.internal"), lines.join("\n"));
+    assert.ok(lines.includes("etcd: guard failedSource: source srv failed: kept the 3 endpoints it published"), lines.join("\n"));
+    assert.equal(lines.at(-1), "degraded: 1 target ran with a failed source or a guard holding changes back; what they publish may be stale");
+  });
+
   it("prints only the header for a run with no targets", () => {
-    assert.equal(formatTable({ ok: true, dryRun: false, durationMs: 0, targets: [], pruned: [] }), "TARGET  CLUSTER  SERVICE  STATUS  READY  NOT READY  CHANGES  WRITES  TIME");
+    assert.equal(formatTable({ ok: true, degraded: false, dryRun: false, durationMs: 0, targets: [], pruned: [] }), "TARGET  CLUSTER  SERVICE  STATUS  READY  NOT READY  CHANGES  WRITES  TIME");
   });
 });
