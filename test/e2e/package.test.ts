@@ -48,6 +48,7 @@ describe("serverless package", () => {
       assert.equal(variables.EES_CONFIG, "test/fixtures/aws-everything.yaml");
       assert.equal(variables.EES_CONFIG_PARAMETER, "/ees/config");
       assert.equal(variables.EES_STAGE, "prod", "the stage dimension of every metric");
+      assert.equal(variables.POWERTOOLS_LOG_LEVEL, "INFO");
     }
   });
 
