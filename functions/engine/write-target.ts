@@ -23,8 +23,12 @@ import { countReady, TargetError, type CheckedTarget, type Refusal, type Service
  * a failure is the target's report.
  */
 export async function writeTarget(checked: CheckedTarget, context: TargetContext, withheld?: GuardTrip): Promise<TargetReport> {
-  const { target, report, decided, refusal } = checked;
+  const { target, report, decided, refusal, failedAt } = checked;
   if (refusal) await writeRefusal(report, refusal, context.dryRun, context.writer);
+  if (failedAt && !context.dryRun) {
+    const service: ServiceRef = { namespace: target.namespace, name: target.service, uid: failedAt.uid, writer: context.writer, ports: target.ports };
+    await noteSyncFailed(report, failedAt.clients, service, failedAt.remembered);
+  }
   if (!decided) {
     report.durationMs = Math.round(performance.now() - checked.started);
     return report;
@@ -104,8 +108,10 @@ async function noteSyncFailed(report: TargetReport, clients: KubeClients, servic
   const message = report.status === "failed" ? eventMessage(report.error ?? "failed") : undefined;
   if (message === remembered) return;
   try {
+    const { memory: existing, foreign } = claimMemory(await readMemoryConfigMap(clients, service.namespace, service.name), service.writer);
+    // Nowhere to remember it: an Event every run would flood the namespace.
+    if (foreign.length > 0) return;
     if (message !== undefined) await recordServiceEvent(clients, service, { type: "Warning", reason: "SyncFailed", message });
-    const { memory: existing } = claimMemory(await readMemoryConfigMap(clients, service.namespace, service.name), service.writer);
     const { memory: stored } = readMemory(existing, service.writer);
     const { syncFailed: _previous, ...rest } = stored;
     await write(report, clients, planMemory(service, { next: message === undefined ? rest : { ...rest, syncFailed: message }, existing, stored }), service.writer);

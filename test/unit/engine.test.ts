@@ -6,8 +6,8 @@
 // a dry run writes nothing; fast-detection rounds are counted and merged (a failed round keeps its error); pruning under sync
 // deletes what left the config, the prune guard holds back `targets: []` unless allowPruneAll, and another
 // installation's or cluster entry's objects are never touched; upsert-only lists nothing to prune; a Service
-// that gains a selector loses our objects and gets a Warning Event; a write that fails raises a SyncFailed
-// Warning Event when the failure starts or changes, not every run.
+// that gains a selector loses our objects and gets a Warning Event; a write that fails, or a check that cannot
+// be built, raises a SyncFailed Warning Event when the failure starts or changes, not every run.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { validateConfig } from "../../functions/config/load.ts";
@@ -273,6 +273,21 @@ describe("runSync against the in-memory fake API server", () => {
     fake.remove("endpointslices", NAMESPACE, "db-ipv4-0");
     await failing(403);
     assert.equal(syncFailed().length, 3, "after a success, the same failure is news again");
+  });
+
+  it("a target that fails before its writes (a CA file missing): one SyncFailed Warning Event, not one a run", async () => {
+    const fake = fakeWithServices("db");
+    const configured = config([target("db", { check: { https: { caFile: "/nonexistent/ees-test-ca.pem" } } })]);
+
+    for (let run = 0; run < 3; run++) {
+      const { report } = await sync(fake, configured);
+      assert.equal(report.targets[0]?.status, "failed");
+      assert.match(report.targets[0]?.error ?? "", /ees-test-ca\.pem/);
+    }
+
+    const events = eventsOf(fake, "db").map((event) => `${event.type} ${event.reason}`);
+    assert.deepEqual(events, ["Warning SyncFailed"]);
+    assert.deepEqual(fake.objects("endpointslices", { namespace: NAMESPACE }), [], "nothing published");
   });
 
   it("another installation's slice for the same Service: nothing written, a Warning Event names the conflict", async () => {
