@@ -9,11 +9,15 @@ const SERVICE = "external-endpoint-syncer";
 
 /** JSON lines, each with the release and, once `startInvocation` ran, the invocation id. Made once per cold start. */
 export const logger = new Logger({ serviceName: SERVICE, persistentKeys: { version: VERSION } });
+/** The deployment's stage (serverless.yml sets it), a dimension of every metric: dev and prod in one account stay apart. */
+const stage = process.env.EES_STAGE;
 /** CloudWatch embedded metric format, one set per target. */
-export const metrics = new Metrics({ namespace: "ExternalEndpointSyncer", serviceName: SERVICE });
+export const metrics = new Metrics({ namespace: "ExternalEndpointSyncer", serviceName: SERVICE, ...(stage && { defaultDimensions: { stage } }) });
 
 export function startInvocation(context: Context): void {
   logger.addContext(context);
+  // ColdStart 1 on a new execution environment's first invocation only: their count is the cold starts.
+  metrics.captureColdStartMetric(context.functionName);
 }
 
 /** One log line and one metric set per target, then the run's own line. Reports hold no secrets. */

@@ -5,6 +5,8 @@ export interface TargetMemory {
   backends: Record<string, BackendMemory>;
   /** The guards that held back this run's decision, so an Event says when that starts and ends, not every run. */
   trippedGuards?: string[];
+  /** The message of the SyncFailed Event last raised, so one is raised when a failure starts or changes, not every run. */
+  syncFailed?: string;
 }
 
 export interface BackendMemory {

@@ -59,6 +59,15 @@ export interface CheckedTarget {
   decided?: DecidedTarget;
   /** The target failed in a way its Service's users must see: the Warning Event, and what of ours goes. */
   refusal?: Refusal;
+  /** It failed otherwise after its Service was read: writeTarget raises a SyncFailed Event when that is news. */
+  failedAt?: FailedService;
+}
+
+export interface FailedService {
+  clients: KubeClients;
+  uid: string | undefined;
+  /** The failure the memory holds, from the last SyncFailed Event. */
+  remembered: string | undefined;
 }
 
 interface DecidedTarget {
@@ -84,10 +93,12 @@ export interface Refusal {
 export async function checkTarget(target: TargetConfig, context: TargetContext): Promise<CheckedTarget> {
   const started = performance.now();
   const report = emptyReport(target);
+  let failedAt: FailedService | undefined;
   try {
     const clients = await context.clients();
     const reading = readTarget(clients, target, context.writer);
     const [basis, results] = await Promise.all([reading.basis, discoverAll(buildSources(target.sources), context.signal)]);
+    if (basis.service) failedAt = { clients, uid: basis.service.metadata?.uid, remembered: basis.remembered.memory.syncFailed };
     report.sources = results.map((result) =>
       result.status === "ok"
         ? { name: result.source, status: "ok", found: result.backends.length }
@@ -151,7 +162,7 @@ export async function checkTarget(target: TargetConfig, context: TargetContext):
     report.status = "failed";
     report.error = errorMessage(error);
     report.durationMs = Math.round(performance.now() - started);
-    return { target, report, started, tally: { probed: 0, unanswered: 0 } };
+    return { target, report, started, tally: { probed: 0, unanswered: 0 }, ...(failedAt && { failedAt }) };
   }
 }
 

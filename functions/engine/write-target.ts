@@ -3,13 +3,16 @@ import type { GuardTrip } from "../decide/guards.ts";
 import { errorMessage } from "../errors.ts";
 import { ApplyError, applyChanges, type ApplyResult } from "../kube/apply.ts";
 import type { KubeClients } from "../kube/client.ts";
-import { describeEndpointChanges, recordServiceEvent, type ServiceEvent } from "../kube/events.ts";
-import { readService } from "../kube/read.ts";
+import { describeEndpointChanges, eventMessage, recordServiceEvent, type ServiceEvent } from "../kube/events.ts";
+import { readMemoryConfigMap, readService } from "../kube/read.ts";
 import type { Change } from "../plan/changes.ts";
+import { planMemory } from "../plan/memory-configmap.ts";
 import type { ServiceRef } from "../plan/owner.ts";
 import { planTarget, planWithheld } from "../plan/plan.ts";
 import { buildService } from "../plan/service.ts";
 import type { Writer } from "../registry/labels.ts";
+import { claimMemory } from "../registry/ownership.ts";
+import { readMemory } from "../registry/remembered.ts";
 import { serviceProblem } from "../registry/service-check.ts";
 import { isDegraded, type ChangeReport, type TargetReport } from "../report/report.ts";
 import { countReady, TargetError, type CheckedTarget, type Refusal, type ServiceKey, type TargetContext } from "./check-target.ts";
@@ -20,16 +23,21 @@ import { countReady, TargetError, type CheckedTarget, type Refusal, type Service
  * a failure is the target's report.
  */
 export async function writeTarget(checked: CheckedTarget, context: TargetContext, withheld?: GuardTrip): Promise<TargetReport> {
-  const { target, report, decided, refusal } = checked;
+  const { target, report, decided, refusal, failedAt } = checked;
   if (refusal) await writeRefusal(report, refusal, context.dryRun, context.writer);
+  if (failedAt && !context.dryRun) {
+    const service: ServiceRef = { namespace: target.namespace, name: target.service, uid: failedAt.uid, writer: context.writer, ports: target.ports };
+    await noteSyncFailed(report, failedAt.clients, service, failedAt.remembered);
+  }
   if (!decided) {
     report.durationMs = Math.round(performance.now() - checked.started);
     return report;
   }
+  const { clients, service, claimed } = decided;
+  let serviceUid = service?.metadata?.uid;
+  const memoryTaken = claimed.foreign.some((object) => object.kind === "ConfigMap");
   try {
-    const { clients, service, claimed } = decided;
     const changes: Change[] = [];
-    let serviceUid = service?.metadata?.uid;
     if (!service && !withheld) {
       // The Service first: its uid goes into our objects' owner references.
       const create: Change = { action: "create", object: buildService(target.namespace, target.service, target.ports, context.writer), endpoints: [] };
@@ -44,7 +52,6 @@ export async function writeTarget(checked: CheckedTarget, context: TargetContext
       }
     }
     const serviceRef: ServiceRef = { namespace: target.namespace, name: target.service, uid: serviceUid, writer: context.writer, ports: target.ports };
-    const memoryTaken = claimed.foreign.some((object) => object.kind === "ConfigMap");
     const status = context.dryRun ? undefined : { now: context.now, ...report.endpoints };
     if (withheld) {
       // What the decision's own guards would have done is moot: nothing it decided is written.
@@ -66,7 +73,8 @@ export async function writeTarget(checked: CheckedTarget, context: TargetContext
           existingEndpoints: claimed.endpoints,
           endpointsTaken: claimed.foreign.some((object) => object.kind === "Endpoints"),
           takenSliceNames: claimed.foreign.flatMap((object) => (object.kind === "EndpointSlice" ? [object.name] : [])),
-          memory: memoryTaken ? undefined : { next: decided.memory, existing: claimed.memory, stored: decided.remembered },
+          // The failure noted stays until noteSyncFailed, after the writes, knows whether they failed.
+          memory: memoryTaken ? undefined : { next: { ...decided.memory, ...(decided.remembered.syncFailed !== undefined && { syncFailed: decided.remembered.syncFailed }) }, existing: claimed.memory, stored: decided.remembered },
           status,
         });
     changes.push(...planned);
@@ -82,8 +90,34 @@ export async function writeTarget(checked: CheckedTarget, context: TargetContext
     report.status = "failed";
     report.error = errorMessage(error);
   }
+  if (!context.dryRun && serviceUid !== undefined && !memoryTaken) {
+    const serviceRef: ServiceRef = { namespace: target.namespace, name: target.service, uid: serviceUid, writer: context.writer, ports: target.ports };
+    await noteSyncFailed(report, clients, serviceRef, decided.remembered.syncFailed);
+  }
   report.durationMs = Math.round(performance.now() - checked.started);
   return report;
+}
+
+/**
+ * A Warning Event SyncFailed when the Service's sync starts failing or fails in a new way, and the failure
+ * remembered in the memory ConfigMap (read afresh: this run may have written it), so that a failure repeated run
+ * after run raises one Event, not one a run; the first success forgets it, so the next failure is news again.
+ * Reads and writes only when that changes.
+ */
+async function noteSyncFailed(report: TargetReport, clients: KubeClients, service: ServiceRef, remembered: string | undefined): Promise<void> {
+  const message = report.status === "failed" ? eventMessage(report.error ?? "failed") : undefined;
+  if (message === remembered) return;
+  try {
+    const { memory: existing, foreign } = claimMemory(await readMemoryConfigMap(clients, service.namespace, service.name), service.writer);
+    // Nowhere to remember it: an Event every run would flood the namespace.
+    if (foreign.length > 0) return;
+    if (message !== undefined) await recordServiceEvent(clients, service, { type: "Warning", reason: "SyncFailed", message });
+    const { memory: stored } = readMemory(existing, service.writer);
+    const { syncFailed: _previous, ...rest } = stored;
+    await write(report, clients, planMemory(service, { next: message === undefined ? rest : { ...rest, syncFailed: message }, existing, stored }), service.writer);
+  } catch (error) {
+    report.warnings.push(errorMessage(error));
+  }
 }
 
 /** A refused target's Warning Event, and the removal of what it must not keep. Its status stays failed. */

@@ -11,7 +11,10 @@ export interface ServiceEvent {
 }
 
 /** The API server takes more, but kubectl describe shows about this much. */
-const MAX_MESSAGE = 1024;
+export const MAX_EVENT_MESSAGE = 1024;
+
+/** The message as the Event holds it: cut to MAX_EVENT_MESSAGE. */
+export const eventMessage = (message: string) => (message.length > MAX_EVENT_MESSAGE ? `${message.slice(0, MAX_EVENT_MESSAGE - 3)}...` : message);
 
 /** An Event on the Service, so `kubectl describe service` shows what the syncer did and why. */
 export async function recordServiceEvent(clients: KubeClients, service: { namespace: string; name: string; uid?: string }, event: ServiceEvent): Promise<void> {
@@ -21,7 +24,7 @@ export async function recordServiceEvent(clients: KubeClients, service: { namesp
     involvedObject: { apiVersion: "v1", kind: "Service", name: service.name, namespace: service.namespace, uid: service.uid },
     type: event.type,
     reason: event.reason,
-    message: event.message.length > MAX_MESSAGE ? `${event.message.slice(0, MAX_MESSAGE - 3)}...` : event.message,
+    message: eventMessage(event.message),
     source: { component: MANAGER },
     reportingComponent: MANAGER,
     reportingInstance: MANAGER,

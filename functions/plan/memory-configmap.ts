@@ -19,7 +19,8 @@ export function planMemory(service: ServiceRef, { next, existing, stored }: Memo
   // An earlier version's ConfigMap lacks the installation and cluster labels: relabelled even when the memory holds.
   const labelled = Object.entries(labels).every(([key, value]) => existing?.metadata?.labels?.[key] === value);
   if (existing && labelled && sameData(stored, next)) return [];
-  if (!existing && Object.keys(next.backends).length === 0) return [];
+  // Nothing worth a new ConfigMap, unless a failure's Event is to be remembered.
+  if (!existing && Object.keys(next.backends).length === 0 && next.syncFailed === undefined) return [];
   const object: V1ConfigMap & { kind: "ConfigMap" } = {
     apiVersion: "v1",
     kind: "ConfigMap",

@@ -6,6 +6,7 @@ import * as z from "zod";
 import { checkAddress } from "../decide/addresses.ts";
 import type { GuardName } from "../decide/guards.ts";
 import type { BackendHealth, BackendMemory, TargetMemory } from "../decide/memory.ts";
+import { MAX_EVENT_MESSAGE } from "../kube/events.ts";
 import type { ReasonCode } from "../model.ts";
 
 /** gzip bytes we write at most: 3/4 of the 1 MiB the API server allows a ConfigMap (it counts binaryData decoded). */
@@ -41,13 +42,14 @@ true satisfies AllListed<(typeof GUARDS)[number], GuardName>;
 const sourceName = z.string().min(1).max(253);
 const sources = z.array(sourceName).min(1).max(64);
 const trippedGuards = z.array(z.enum(GUARDS)).max(GUARDS.length).optional();
+const syncFailed = z.string().min(1).max(MAX_EVENT_MESSAGE).optional();
 const reason = z.enum(REASONS);
 const streak = z.int().min(0).max(MAX_STREAK);
 const detail = z.string().max(MAX_DETAIL_CHARS);
 
 /**
  * Format 2, gzipped JSON lines, so that no one parse sees more than a line: a header
- * `{"v":2,"sourceSets":[["dns"],["dns","static"]],"trippedGuards":[...],"trimmed":{...}}`, then one line per backend:
+ * `{"v":2,"sourceSets":[["dns"],["dns","static"]],"trippedGuards":[...],"syncFailed":"...","trimmed":{...}}`, then one line per backend:
  * `[address, sourceSet]` for an unchecked one, `[address, sourceSet, healthy 0|1, streak, reason, since, probedAt - since, detail?]`
  * with times in epoch seconds. Sorted by address: neighbouring IPv6 addresses share their prefix, which gzip finds.
  */
@@ -55,10 +57,13 @@ const header = z.object({
   v: z.literal(2),
   sourceSets: z.array(sources).max(4096),
   trippedGuards,
+  syncFailed,
   /** What the writer left out to fit (planMemory): reported when read. */
   trimmed: z.object({ records: z.int().min(0), details: z.boolean() }).optional(),
 });
 type Header = z.infer<typeof header>;
+/** What the header holds besides the backends' records. */
+type Notes = Pick<TargetMemory, "trippedGuards" | "syncFailed">;
 const seconds = z.int().min(0).max(MAX_SECONDS);
 // Told apart by length rather than by a union, which would try (and fail) one branch for every record.
 const uncheckedRow = z.tuple([z.string(), z.int().min(0)]);
@@ -111,7 +116,7 @@ function decodeV2(text: string, newline: number): Decoded {
   let lines = 0;
   for (let at = text.indexOf("\n", newline + 1); at !== -1; at = text.indexOf("\n", at + 1)) lines++;
   if (lines > MAX_RECORDS) throw new MemoryFormatError(`${lines} records, over ${MAX_RECORDS}`);
-  const { sourceSets, trippedGuards, trimmed } = top.data;
+  const { sourceSets, trippedGuards, syncFailed, trimmed } = top.data;
   const decoded = new Decoding();
   for (let start = newline + 1; start < text.length; ) {
     const end = text.indexOf("\n", start);
@@ -123,7 +128,7 @@ function decodeV2(text: string, newline: number): Decoded {
     const address = typeof first === "string" ? addressOf(first) : undefined;
     decoded.add(address, address ?? first, parsed.success ? fromRow(parsed.data, sourceSets) : undefined);
   }
-  return decoded.result(trippedGuards, trimmed);
+  return decoded.result({ trippedGuards, syncFailed }, trimmed);
 }
 
 function fromRow(data: Row, sourceSets: string[][]): BackendMemory | undefined {
@@ -145,7 +150,7 @@ function decodeV1(text: string): Decoded {
     const parsed = v1Record.safeParse(value);
     decoded.add(address, address, parsed.success ? parsed.data : undefined);
   }
-  return decoded.result(whole.data.trippedGuards, undefined);
+  return decoded.result({ trippedGuards: whole.data.trippedGuards }, undefined);
 }
 
 /** Collects records, dropping a bad one (or a second one for an address) alone. */
@@ -166,8 +171,12 @@ class Decoding {
     this.example ??= JSON.stringify(typeof shown === "string" ? shown.slice(0, 60) : shown)?.slice(0, 80);
   }
 
-  result(trippedGuards: string[] | undefined, trimmed: Header["trimmed"]): Decoded {
-    const memory: TargetMemory = { backends: Object.fromEntries(this.backends), ...(trippedGuards && trippedGuards.length > 0 && { trippedGuards }) };
+  result({ trippedGuards, syncFailed }: Notes, trimmed: Header["trimmed"]): Decoded {
+    const memory: TargetMemory = {
+      backends: Object.fromEntries(this.backends),
+      ...(trippedGuards && trippedGuards.length > 0 && { trippedGuards }),
+      ...(syncFailed !== undefined && { syncFailed }),
+    };
     return { memory, badRecords: this.badRecords, ...(this.example !== undefined && { example: this.example }), ...(trimmed && { trimmed }) };
   }
 }
@@ -223,9 +232,10 @@ export interface Encoded {
  */
 export function encodeMemory(memory: TargetMemory): Encoded {
   const entries = Object.entries(memory.backends).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const whole = encodeEntries(entries, memory.trippedGuards, undefined, true);
+  const notes: Notes = { trippedGuards: memory.trippedGuards, syncFailed: memory.syncFailed };
+  const whole = encodeEntries(entries, notes, undefined, true);
   if (whole.fits) return whole.encoded;
-  const noDetails = encodeEntries(entries, memory.trippedGuards, { records: 0, details: true }, false);
+  const noDetails = encodeEntries(entries, notes, { records: 0, details: true }, false);
   if (noDetails.fits) return noDetails.encoded;
   const byLeastNeeded = entries.map((entry, index) => ({ index, rank: trimRank(entry[1]) })).sort((a, b) => a.rank[0] - b.rank[0] || a.rank[1] - b.rank[1]);
   let attempt = noDetails;
@@ -235,7 +245,7 @@ export function encodeMemory(memory: TargetMemory): Encoded {
     const ratio = Math.min(MAX_STORED_BYTES / attempt.encoded.bytes, MAX_TEXT_BYTES / attempt.textBytes, MAX_RECORDS / (entries.length - dropped));
     dropped = Math.min(entries.length, Math.max(dropped + 1, Math.ceil(entries.length - (entries.length - dropped) * ratio * 0.97)));
     const gone = new Set(byLeastNeeded.slice(0, dropped).map(({ index }) => index));
-    attempt = encodeEntries(entries.filter((_entry, index) => !gone.has(index)), memory.trippedGuards, { records: dropped, details: true }, false);
+    attempt = encodeEntries(entries.filter((_entry, index) => !gone.has(index)), notes, { records: dropped, details: true }, false);
   }
   return attempt.encoded;
 }
@@ -247,7 +257,7 @@ function trimRank(record: BackendMemory): [number, number] {
   return [health.healthy && health.streak === 0 ? 1 : 2, Date.parse(health.probedAt)];
 }
 
-function encodeEntries(entries: [string, BackendMemory][], guards: string[] | undefined, trimmed: Header["trimmed"], details: boolean) {
+function encodeEntries(entries: [string, BackendMemory][], { trippedGuards: guards, syncFailed }: Notes, trimmed: Header["trimmed"], details: boolean) {
   const setIndex = new Map<string, number>();
   const sourceSets: string[][] = [];
   const lines: string[] = [];
@@ -264,7 +274,7 @@ function encodeEntries(entries: [string, BackendMemory][], guards: string[] | un
     if (details && health.detail !== undefined) row.push(health.detail.slice(0, MAX_DETAIL_CHARS));
     lines.push(JSON.stringify(row));
   }
-  const top = { v: 2, sourceSets, ...(guards && guards.length > 0 && { trippedGuards: guards }), ...(trimmed && { trimmed }) };
+  const top = { v: 2, sourceSets, ...(guards && guards.length > 0 && { trippedGuards: guards }), ...(syncFailed !== undefined && { syncFailed }), ...(trimmed && { trimmed }) };
   const text = `${JSON.stringify(top)}\n${lines.map((line) => `${line}\n`).join("")}`;
   const gzip = gzipSync(text, { level: 9 });
   const textBytes = Buffer.byteLength(text);

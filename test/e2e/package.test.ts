@@ -1,6 +1,7 @@
 // `serverless package` as a deployment pipeline runs it: no AWS credentials, no network. One bundle per
 // function, IAM statements that are exactly what the config needs, read from the CloudFormation template, and
-// the release (package.json's version) in the bundled handler's log lines and Kubernetes requests.
+// the release (package.json's version) in the bundled handler's log lines and Kubernetes requests; log groups
+// that expire, the stage on the functions' environment, and CloudWatch alarms only when asked for.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtemp, readFile, readdir, writeFile } from "node:fs/promises";
@@ -13,19 +14,27 @@ import { stringify } from "yaml";
 import { selectorlessService, startTestCluster } from "../harness/cluster.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
-let template: { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+type Template = { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+let template: Template;
 let packageDir: string;
 
-before(async () => {
-  packageDir = await mkdtemp(join(tmpdir(), "ees-package-"));
+/** `sls package` into a new folder, with these extra --param settings; the CloudFormation template it wrote. */
+async function slsPackage(params: string[]): Promise<{ dir: string; template: Template }> {
+  const dir = await mkdtemp(join(tmpdir(), "ees-package-"));
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("AWS_")));
   await promisify(execFile)(
     join(ROOT, "node_modules/.bin/sls"),
-    ["package", "--package", packageDir, "--stage", "prod", "--param", "configFile=test/fixtures/aws-everything.yaml", "--param", "configParameter=/ees/config"],
-    { cwd: ROOT, env: { ...env, HOME: packageDir } },
+    ["package", "--package", dir, "--stage", "prod", "--param", "configFile=test/fixtures/aws-everything.yaml", ...params.flatMap((param) => ["--param", param])],
+    { cwd: ROOT, env: { ...env, HOME: dir } },
   );
-  template = JSON.parse(await readFile(join(packageDir, "cloudformation-template-update-stack.json"), "utf8"));
+  return { dir, template: JSON.parse(await readFile(join(dir, "cloudformation-template-update-stack.json"), "utf8")) };
+}
+
+before(async () => {
+  ({ dir: packageDir, template } = await slsPackage(["configParameter=/ees/config"]));
 });
+
+const ofType = (from: Template, type: string) => Object.entries(from.Resources).filter(([, resource]) => resource.Type === type);
 
 const sub = (text: string) => ({ "Fn::Sub": text });
 
@@ -42,7 +51,34 @@ describe("serverless package", () => {
       const variables = (fn.Properties.Environment as { Variables: Record<string, string> }).Variables;
       assert.equal(variables.EES_CONFIG, "test/fixtures/aws-everything.yaml");
       assert.equal(variables.EES_CONFIG_PARAMETER, "/ees/config");
+      assert.equal(variables.EES_STAGE, "prod", "the stage dimension of every metric");
+      assert.equal(variables.POWERTOOLS_LOG_LEVEL, "INFO");
     }
+  });
+
+  it("keeps the functions' logs 30 days by default, and makes no alarms unless asked", () => {
+    assert.deepEqual(ofType(template, "AWS::Logs::LogGroup").map(([, group]) => [group.Properties.LogGroupName, group.Properties.RetentionInDays]).sort(), [
+      ["/aws/lambda/external-endpoint-syncer-prod-sync", 30],
+      ["/aws/lambda/external-endpoint-syncer-prod-trigger", 30],
+    ]);
+    assert.deepEqual(ofType(template, "AWS::CloudWatch::Alarm"), []);
+  });
+
+  it("with alarms: true, alarms on SyncFailed, GuardTrips and the heartbeat, over this stage's targets; retention as set", async () => {
+    const { template: alarmed } = await slsPackage(["alarms=true", "heartbeatMinutes=30", "logRetentionInDays=7"]);
+    const alarms = Object.fromEntries(ofType(alarmed, "AWS::CloudWatch::Alarm").map(([id, alarm]) => [id, alarm.Properties]));
+    const schema = `FROM SCHEMA("ExternalEndpointSyncer", cluster, service, stage, target) WHERE stage = 'prod'`;
+    const query = (properties: Record<string, unknown> | undefined) => (properties?.Metrics as { Expression: string; Period: number }[])[0]!;
+    assert.deepEqual(Object.keys(alarms).sort(), ["GuardTripsAlarm", "HeartbeatAlarm", "SyncFailedAlarm"]);
+    assert.deepEqual(query(alarms.SyncFailedAlarm), { Id: "q", Expression: `SELECT SUM(SyncFailed) ${schema}`, Period: 300, ReturnData: true });
+    assert.equal(alarms.SyncFailedAlarm?.ComparisonOperator, "GreaterThanOrEqualToThreshold");
+    assert.equal(alarms.SyncFailedAlarm?.TreatMissingData, "notBreaching");
+    assert.equal(query(alarms.GuardTripsAlarm).Expression, `SELECT SUM(GuardTrips) ${schema}`);
+    assert.deepEqual(query(alarms.HeartbeatAlarm), { Id: "q", Expression: `SELECT COUNT(SyncDuration) ${schema}`, Period: 1800, ReturnData: true });
+    assert.equal(alarms.HeartbeatAlarm?.ComparisonOperator, "LessThanThreshold");
+    assert.equal(alarms.HeartbeatAlarm?.TreatMissingData, "breaching", "no data at all is the failure the heartbeat is for");
+    assert.equal(alarms.HeartbeatAlarm?.AlarmName, "external-endpoint-syncer-prod-heartbeat");
+    assert.deepEqual(ofType(alarmed, "AWS::Logs::LogGroup").map(([, group]) => group.Properties.RetentionInDays), [7, 7]);
   });
 
   it("grants exactly the AWS actions the config uses, on the resources it names", () => {

@@ -1,11 +1,13 @@
 // What an operator sees in the cluster: an Event on the Service when its endpoints change (and none when
-// nothing did), and the status stamp on our EndpointSlice that `kubectl describe` shows.
+// nothing did), a SyncFailed Warning when a target starts failing (and none while it repeats), and the status
+// stamp on our EndpointSlice that `kubectl describe` shows.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { createTestNetwork, type BackendFleet, type TestNetwork } from "../../infra/netns/test-network.ts";
 import { runSync } from "../../functions/engine/run.ts";
 import { ClusterConnections } from "../../functions/kube/client.ts";
 import { ENDPOINT_COUNTS, LAST_SYNC } from "../../functions/plan/status.ts";
+import { MANAGER } from "../../functions/registry/labels.ts";
 import { selectorlessService, startTestCluster, testConfig, type TestCluster } from "../harness/cluster.ts";
 
 const NAMESPACE = "ees-obs";
@@ -18,6 +20,7 @@ before(async () => {
   cluster = await startTestCluster([NAMESPACE]);
   await cluster.admin.core.createNamespacedService({ namespace: NAMESPACE, body: selectorlessService(NAMESPACE, "api", [{ name: "https", port: 443 }]) });
   await cluster.admin.core.createNamespacedService({ namespace: NAMESPACE, body: selectorlessService(NAMESPACE, "web", [{ name: "http", port: 8080 }]) });
+  await cluster.admin.core.createNamespacedService({ namespace: NAMESPACE, body: selectorlessService(NAMESPACE, "db", [{ name: "https", port: 443 }]) });
   network = await createTestNetwork({ name: "ees-obs", subnetIndex: 60 });
   await network.addAddresses([BACKEND]);
   fleet = await network.startBackends();
@@ -38,9 +41,10 @@ const sync = async (addresses: string[]) => {
   return runSync(config, new ClusterConnections(config.clusters));
 };
 
+/** Ours alone: the API server's own (its cluster IP repair loop's ClusterIPNotAllocated, say) come and go. */
 async function serviceEvents(service = "api") {
   const list = await cluster.admin.core.listNamespacedEvent({ namespace: NAMESPACE, fieldSelector: `involvedObject.kind=Service,involvedObject.name=${service}` });
-  return list.items;
+  return list.items.filter((event) => event.reportingComponent === MANAGER);
 }
 
 describe("events and status", () => {
@@ -59,6 +63,30 @@ describe("events and status", () => {
     await sync(["192.0.2.31"]);
     const messages = (await serviceEvents()).map((event) => event.message).sort();
     assert.deepEqual(messages, ["1 ready, 0 not ready: 192.0.2.32 removed", "2 ready, 0 not ready: 192.0.2.31 added, 192.0.2.32 added"]);
+  });
+
+  it("records a SyncFailed Warning when a target starts failing, and nothing, Event or write, while it fails the same way", async () => {
+    const config = testConfig({
+      clusters: [{ name: "test", kubeconfig: cluster.kubeconfig }],
+      targets: [
+        { name: "db", cluster: "test", namespace: NAMESPACE, service: "db", ports: [{ name: "https", port: 443 }], sources: [{ static: [{ address: "192.0.2.41" }] }], check: { https: { caFile: "/nonexistent/ees-obs-ca.pem" } } },
+      ],
+    });
+    await cluster.grant(config);
+    const run = () => runSync(config, new ClusterConnections(config.clusters));
+
+    const first = await run();
+    assert.equal(first.targets[0]!.status, "failed");
+    assert.match(first.targets[0]!.error ?? "", /ees-obs-ca\.pem/);
+    assert.deepEqual(first.targets[0]!.warnings, []);
+    const events = await serviceEvents("db");
+    assert.deepEqual(events.map((event) => [event.type, event.reason, event.message]), [["Warning", "SyncFailed", first.targets[0]!.error]]);
+
+    const mark = await cluster.auditMark();
+    const again = await run();
+    assert.equal(again.targets[0]!.status, "failed");
+    assert.equal((await serviceEvents("db")).length, 1, "no second Event for the same failure");
+    assert.deepEqual(await cluster.syncerWritesSince(mark), []);
   });
 
   it("stamps the last sync time and the counts on our EndpointSlice", async () => {

@@ -627,6 +627,26 @@ describe("shipped schema and examples", () => {
     assert.deepEqual(shipped, JSON.parse(JSON.stringify(configJsonSchema())));
   });
 
+  it("every property in infra/config.schema.json has a description, so editors show what each field means", async () => {
+    const shipped: unknown = JSON.parse(await readFile(new URL("infra/config.schema.json", repoRoot), "utf8"));
+    const undescribed: string[] = [];
+    const walk = (node: unknown, path: string) => {
+      if (typeof node !== "object" || node === null) return;
+      const schema = node as { properties?: Record<string, { description?: unknown }>; items?: unknown; additionalProperties?: unknown; anyOf?: unknown[]; oneOf?: unknown[]; allOf?: unknown[] };
+      for (const [key, property] of Object.entries(schema.properties ?? {})) {
+        if (typeof property.description !== "string" || property.description === "") undescribed.push(`${path}.${key}`);
+        walk(property, `${path}.${key}`);
+      }
+      walk(schema.items, `${path}[]`);
+      walk(schema.additionalProperties, `${path}{}`);
+      for (const branch of [...(schema.anyOf ?? []), ...(schema.oneOf ?? []), ...(schema.allOf ?? [])]) walk(branch, path);
+    };
+    walk(shipped, "$");
+
+    assert.ok(JSON.stringify(shipped).split('"properties"').length > 40, "the walk should see the schema's many objects");
+    assert.deepEqual(undescribed, []);
+  });
+
   it("every infra/examples/*.yaml validates", async () => {
     const folder = new URL("infra/examples/", repoRoot);
     const files = existsSync(folder) ? (await readdir(folder)).filter((name) => name.endsWith(".yaml") || name.endsWith(".yml")) : [];

@@ -8,7 +8,8 @@
 // sources and every round's guards show); pruning under sync
 // deletes what left the config, the prune guard holds back `targets: []` (a degraded run) unless allowPruneAll, and another
 // installation's or cluster entry's objects are never touched; upsert-only lists nothing to prune; a Service
-// that gains a selector loses our objects and gets a Warning Event.
+// that gains a selector loses our objects and gets a Warning Event; a write that fails, or a check that cannot
+// be built, raises a SyncFailed Warning Event when the failure starts or changes, not every run.
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { rmSync, writeFileSync } from "node:fs";
@@ -175,7 +176,8 @@ describe("runSync against the in-memory fake API server", () => {
       const merged = report.targets[0]!;
       assert.equal(merged.status, "failed");
       assert.match(merged.error ?? "", /create ConfigMap shop\/db-ees-memory: HTTP 500 an error injected by the test/);
-      assert.equal(merged.writes, 3, "two writes in the first round, the memory in the second");
+      assert.equal(merged.writes, 5, "two writes and the failure noted in the memory in the first round; the memory and the note's removal in the second");
+      assert.deepEqual(eventsOf(fake, "db").filter((event) => event.reason === "SyncFailed").length, 1);
       assert.ok(fake.object("configmaps", NAMESPACE, "db-ees-memory"), "the second round wrote the memory");
     });
 
@@ -299,6 +301,54 @@ describe("runSync against the in-memory fake API server", () => {
     const warning = eventsOf(fake, "db").find((event) => event.type === "Warning");
     assert.equal(warning?.reason, "ServiceChanged");
     assert.match(warning?.message ?? "", /deleting our 2 objects for it/);
+  });
+
+  it("a write that fails: a SyncFailed Warning Event when the failure starts or changes, none while it repeats", async () => {
+    const fake = fakeWithServices("db");
+    const configured = config([target("db")]);
+    const syncFailed = () => eventsOf(fake, "db").filter((event) => event.reason === "SyncFailed");
+    const failing = async (code: number) => {
+      fake.failNext("create", "endpointslices", code);
+      const { report } = await sync(fake, configured);
+      assert.equal(report.targets[0]?.status, "failed");
+      return report.targets[0]!;
+    };
+
+    const first = await failing(500);
+    assert.deepEqual(syncFailed().map((event) => `${event.type} ${event.message}`), [`Warning ${first.error}`]);
+    assert.match(first.error ?? "", /create EndpointSlice shop\/db-ipv4-0: HTTP 500/);
+    assert.deepEqual(first.warnings, []);
+
+    await failing(500);
+    await failing(500);
+    assert.equal(syncFailed().length, 1, "the same failure again raises no Event");
+
+    const changed = await failing(403);
+    assert.equal(syncFailed().length, 2);
+    assert.equal(syncFailed()[1]?.message, changed.error);
+
+    const healed = await sync(fake, configured);
+    assert.equal(healed.report.targets[0]?.status, "synced");
+    assert.equal(syncFailed().length, 2);
+
+    fake.remove("endpointslices", NAMESPACE, "db-ipv4-0");
+    await failing(403);
+    assert.equal(syncFailed().length, 3, "after a success, the same failure is news again");
+  });
+
+  it("a target that fails before its writes (a CA file missing): one SyncFailed Warning Event, not one a run", async () => {
+    const fake = fakeWithServices("db");
+    const configured = config([target("db", { check: { https: { caFile: "/nonexistent/ees-test-ca.pem" } } })]);
+
+    for (let run = 0; run < 3; run++) {
+      const { report } = await sync(fake, configured);
+      assert.equal(report.targets[0]?.status, "failed");
+      assert.match(report.targets[0]?.error ?? "", /ees-test-ca\.pem/);
+    }
+
+    const events = eventsOf(fake, "db").map((event) => `${event.type} ${event.reason}`);
+    assert.deepEqual(events, ["Warning SyncFailed"]);
+    assert.deepEqual(fake.objects("endpointslices", { namespace: NAMESPACE }), [], "nothing published");
   });
 
   it("another installation's slice for the same Service: nothing written, a Warning Event names the conflict", async () => {

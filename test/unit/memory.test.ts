@@ -49,6 +49,7 @@ describe("memory: what it writes reads back", () => {
       "10.0.0.2": { sources: ["static"] },
     },
     trippedGuards: ["minHealthy"],
+    syncFailed: "create EndpointSlice shop/db-ipv4-0: HTTP 500",
   };
 
   it("every field", () => {
@@ -74,7 +75,8 @@ describe("memory: what it writes reads back", () => {
   it("reads the format before version 2, so an upgrade keeps its streaks", () => {
     const read = readMemory(configMap(formatOne(memory.backends, { trippedGuards: ["minHealthy"] })), WRITER);
     assert.equal(read.problem, undefined);
-    assert.deepEqual(read.memory, memory);
+    const { syncFailed: _newer, ...formatOneHeld } = memory;
+    assert.deepEqual(read.memory, formatOneHeld);
   });
 });
 

@@ -5,12 +5,9 @@ import { dnsSubdomain, exactlyOne, filePath, port, timeoutMs } from "./common.ts
 
 /** A limit in milliseconds on every check; `connectTimeoutMs` bounds the TCP (and TLS) connection alone. */
 const checkTiming = {
-  /** Probe this port instead of the target's first port. */
-  port: port.optional(),
-  /** The whole attempt: connection, handshake, request and answer. */
-  timeoutMs: timeoutMs.default(2000),
-  /** Default: half of timeoutMs, so black-holed backends free their slot early (see docs/configuration.md, Health checks). */
-  connectTimeoutMs: timeoutMs.optional(),
+  port: port.optional().describe("Probe this port instead of the target's first port."),
+  timeoutMs: timeoutMs.default(2000).describe("The whole attempt: connection, handshake, request and answer."),
+  connectTimeoutMs: timeoutMs.optional().describe("Default: half of timeoutMs, so black-holed backends free their slot early (see docs/configuration.md, Health checks)."),
 };
 
 function connectWithinTotal(check: { timeoutMs: number; connectTimeoutMs?: number | undefined }, ctx: z.RefinementCtx) {
@@ -24,18 +21,14 @@ const pemText = z.string({ error: "expected PEM text" }).min(1, { error: "expect
 
 /** How a check verifies the backend, and proves itself to it (mTLS). Paths are relative to the config file. */
 const tlsFields = {
-  /** CA bundle that signs the backends' certificates; default: Node's bundled public roots. */
-  caFile: filePath.optional(),
-  caPem: pemText.optional(),
-  /** Client certificate and key, for backends that ask for one (mTLS). */
-  certFile: filePath.optional(),
-  certPem: pemText.optional(),
-  keyFile: filePath.optional(),
-  keyPem: pemText.optional(),
-  /** Sent as SNI and required in the certificate; default: the backend's address. */
-  serverName: dnsSubdomain.optional(),
-  /** Accept any certificate. Only ever on purpose. */
-  insecureSkipVerify: z.boolean().default(false),
+  caFile: filePath.optional().describe("CA bundle that signs the backends' certificates; default: Node's bundled public roots."),
+  caPem: pemText.optional().describe("The CA bundle as PEM text, in place of caFile."),
+  certFile: filePath.optional().describe("Client certificate and key, for backends that ask for one (mTLS)."),
+  certPem: pemText.optional().describe("The client certificate as PEM text, in place of certFile."),
+  keyFile: filePath.optional().describe("The client certificate's private key."),
+  keyPem: pemText.optional().describe("The private key as PEM text, in place of keyFile; never shown in errors."),
+  serverName: dnsSubdomain.optional().describe("Sent as SNI and required in the certificate; default: the backend's address."),
+  insecureSkipVerify: z.boolean().default(false).describe("Accept any certificate. Only ever on purpose."),
 };
 
 type TlsFields = { [key in "caFile" | "caPem" | "certFile" | "certPem" | "keyFile" | "keyPem"]?: string | undefined } & { insecureSkipVerify: boolean };
@@ -84,24 +77,19 @@ function compilesAsRe2(source: string, ctx: z.RefinementCtx) {
 
 const bodyMatch = z
   .strictObject({
-    /** Passes when the body holds this text. */
-    contains: z.string().min(1).optional(),
-    /** Passes when this regular expression (RE2 syntax: no backreferences or lookaround) matches the body. */
-    matches: z.string().min(1).superRefine(compilesAsRe2).optional(),
-    /** Read at most this much of the body; what lies beyond is never matched. */
-    readLimitBytes: z.int().min(1).max(1_048_576, { error: "expected at most 1048576 (1 MiB)" }).default(65_536),
+    contains: z.string().min(1).optional().describe("Passes when the body holds this text."),
+    matches: z.string().min(1).superRefine(compilesAsRe2).optional().describe("Passes when this regular expression (RE2 syntax: no backreferences or lookaround) matches the body."),
+    readLimitBytes: z.int().min(1).max(1_048_576, { error: "expected at most 1048576 (1 MiB)" }).default(65_536).describe("Read at most this much of the body; what lies beyond is never matched."),
   })
   .superRefine(exactlyOne(["contains", "matches"], "body match"));
 
 const httpFields = {
   ...checkTiming,
-  method: z.enum(["GET", "HEAD", "POST", "PUT", "OPTIONS"], { error: "expected GET, HEAD, POST, PUT or OPTIONS" }).default("GET"),
-  path: z.string().startsWith("/", { error: "expected a path starting with /" }).regex(/^[^\s]*$/, { error: "expected a path without spaces" }).default("/"),
-  /** Sent with every probe; `Host` here replaces the default (serverName, else the address). */
-  headers: z.record(headerName, headerValue).optional(),
-  /** Default 200-399: a redirect still shows a live server, as HAProxy counts it. */
-  expectedStatus: z.array(statusMatcher).min(1).default(["200-399"]),
-  body: bodyMatch.optional(),
+  method: z.enum(["GET", "HEAD", "POST", "PUT", "OPTIONS"], { error: "expected GET, HEAD, POST, PUT or OPTIONS" }).default("GET").describe("The request's method."),
+  path: z.string().startsWith("/", { error: "expected a path starting with /" }).regex(/^[^\s]*$/, { error: "expected a path without spaces" }).default("/").describe("The request's path, with its query if any."),
+  headers: z.record(headerName, headerValue).optional().describe("Sent with every probe; `Host` here replaces the default (serverName, else the address)."),
+  expectedStatus: z.array(statusMatcher).min(1).default(["200-399"]).describe("Default 200-399: a redirect still shows a live server, as HAProxy counts it."),
+  body: bodyMatch.optional().describe("Passes only when the answer's body matches too."),
 };
 
 function httpConsistent(check: { method: string; body?: unknown }, ctx: z.RefinementCtx) {
@@ -122,15 +110,12 @@ const httpsCheckSchema = z.strictObject({ ...httpFields, ...tlsFields }).superRe
   httpConsistent(check, ctx);
   tlsConsistent(check, ctx);
 });
-/** An etcd member over HTTPS: /readyz, or /health where the member has no /readyz. */
 const etcdCheckSchema = tlsCheckSchema;
 const grpcCheckSchema = z
   .strictObject({
     ...checkTiming,
-    /** The service asked about in grpc.health.v1.Health/Check; "" is the server as a whole. */
-    service: z.string().default(""),
-    /** Set to speak TLS (`tls: {}` for the defaults); absent, the connection is plaintext. */
-    tls: z.strictObject(tlsFields).superRefine(tlsConsistent).optional(),
+    service: z.string().default("").describe("The service asked about in grpc.health.v1.Health/Check; \"\" is the server as a whole."),
+    tls: z.strictObject(tlsFields).superRefine(tlsConsistent).optional().describe("Set to speak TLS (`tls: {}` for the defaults); absent, the connection is plaintext."),
   })
   .superRefine(connectWithinTotal);
 
@@ -138,13 +123,13 @@ const CHECK_KINDS = ["none", "tcp", "tls", "http", "https", "etcd", "grpc"] as c
 
 export const checkSchema = z
   .strictObject({
-    none: z.strictObject({}).optional(),
-    tcp: tcpCheckSchema.optional(),
-    tls: tlsCheckSchema.optional(),
-    http: httpCheckSchema.optional(),
-    https: httpsCheckSchema.optional(),
-    etcd: etcdCheckSchema.optional(),
-    grpc: grpcCheckSchema.optional(),
+    none: z.strictObject({}).optional().describe("No check: every backend found is published ready, unless a source's own health signal says otherwise."),
+    tcp: tcpCheckSchema.optional().describe("Passes when a TCP connection opens."),
+    tls: tlsCheckSchema.optional().describe("Passes when a TLS handshake completes and the certificate verifies."),
+    http: httpCheckSchema.optional().describe("Passes when an HTTP request gets an expected status (and body)."),
+    https: httpsCheckSchema.optional().describe("An http check over TLS."),
+    etcd: etcdCheckSchema.optional().describe("An etcd member over HTTPS: /readyz, or /health where the member has no /readyz."),
+    grpc: grpcCheckSchema.optional().describe("Passes when grpc.health.v1.Health/Check answers SERVING."),
   })
   .superRefine(exactlyOne([...CHECK_KINDS], "check"));
 

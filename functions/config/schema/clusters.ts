@@ -9,24 +9,26 @@ const STORED_KUBECONFIG = ["kubeconfigData", "kubeconfigParameter", "kubeconfigS
 
 export const clusterSchema = z
   .strictObject({
-    name: dnsLabel,
-    /** Path to a kubeconfig file; `~` and paths relative to the config file work. */
-    kubeconfig: z.string().min(1).optional(),
-    /** A whole kubeconfig inline, as YAML text. */
-    kubeconfigData: z.string().min(1).optional(),
-    inCluster: z.literal(true, { error: "expected true" }).optional(),
-    /** An EKS cluster: endpoint and CA from DescribeCluster, a token signed with the function's (or the role's) credentials. */
-    eks: z.strictObject({ name: z.string().min(1).max(100), region: awsRegion, roleArn: roleArn.optional() }).optional(),
-    /** A kubeconfig kept in an SSM SecureString parameter. */
-    kubeconfigParameter: z.strictObject({ name: z.string().min(1), region: awsRegion }).optional(),
-    /** A kubeconfig kept in Secrets Manager. */
-    kubeconfigSecret: z.strictObject({ id: z.string().min(1), region: awsRegion }).optional(),
-    context: z.string().min(1).optional(),
-    /**
-     * Let a stored kubeconfig (kubeconfigData, kubeconfigParameter, kubeconfigSecret) use `exec` and
-     * `auth-provider` plugins: they run commands in the function, as whoever can write the kubeconfig.
-     */
-    allowAuthPlugins: z.boolean({ error: "expected true or false" }).optional(),
+    name: dnsLabel.describe("How targets refer to this cluster."),
+    kubeconfig: z.string().min(1).optional().describe("Path to a kubeconfig file; `~` and paths relative to the config file work."),
+    kubeconfigData: z.string().min(1).optional().describe("A whole kubeconfig inline, as YAML text."),
+    inCluster: z.literal(true, { error: "expected true" }).optional().describe("The cluster the function runs in, through its service account."),
+    eks: z
+      .strictObject({
+        name: z.string().min(1).max(100).describe("The EKS cluster's name."),
+        region: awsRegion.describe("The EKS cluster's region."),
+        roleArn: roleArn.optional().describe("Assume this role to call DescribeCluster and sign the token."),
+      })
+      .optional().describe("An EKS cluster: endpoint and CA from DescribeCluster, a token signed with the function's (or the role's) credentials."),
+    kubeconfigParameter: z.strictObject({ name: z.string().min(1).describe("The parameter's name."), region: awsRegion.describe("The parameter's region.") }).optional().describe("A kubeconfig kept in an SSM SecureString parameter."),
+    kubeconfigSecret: z.strictObject({ id: z.string().min(1).describe("The secret's name or ARN."), region: awsRegion.describe("The secret's region.") }).optional().describe("A kubeconfig kept in Secrets Manager."),
+    context: z.string().min(1).optional().describe("The kubeconfig context to use; default: its current-context."),
+    allowAuthPlugins: z
+      .boolean({ error: "expected true or false" })
+      .optional()
+      .describe(
+        "Let a stored kubeconfig (kubeconfigData, kubeconfigParameter, kubeconfigSecret) use `exec` and `auth-provider` plugins: they run commands in the function, as whoever can write the kubeconfig.",
+      ),
   })
   .superRefine((cluster, ctx) => {
     const given = CLUSTER_ACCESS.filter((key) => cluster[key] !== undefined);

@@ -6,44 +6,38 @@ import { targetSchema } from "./target.ts";
 
 export const configSchema = z
   .strictObject({
-    /** Told apart from other installations writing to the same cluster. */
-    ownerId: z.string().regex(LABEL_VALUE, { error: "expected a label value" }).min(1).max(63).default("default"),
-    /** sync deletes what we wrote for targets that left the config; upsert-only leaves it. */
-    policy: z.enum(["sync", "upsert-only"], { error: "expected sync or upsert-only" }).default("sync"),
-    /** Probes in flight at once, across all targets. Each holds a socket, and a Lambda process has 1,024 file descriptors. */
-    checkConcurrency: z.int().min(1).max(10_000).default(900),
-    /** How often the schedule runs: health state older than 3 intervals restarts its streaks. */
-    syncIntervalSeconds: z.int().min(1).max(86_400).default(60),
-    /** Re-check and write on change every `everySeconds` for `forSeconds` within one invocation. */
+    ownerId: z.string().regex(LABEL_VALUE, { error: "expected a label value" }).min(1).max(63).default("default").describe("Told apart from other installations writing to the same cluster."),
+    policy: z.enum(["sync", "upsert-only"], { error: "expected sync or upsert-only" }).default("sync").describe("sync deletes what we wrote for targets that left the config; upsert-only leaves it."),
+    checkConcurrency: z.int().min(1).max(10_000).default(900).describe("Probes in flight at once, across all targets. Each holds a socket, and a Lambda process has 1,024 file descriptors."),
+    syncIntervalSeconds: z.int().min(1).max(86_400).default(60).describe("How often the schedule runs: health state older than 3 intervals restarts its streaks."),
     fastDetection: z
       .strictObject({
-        everySeconds: z.int().min(1).max(600).default(5),
-        forSeconds: z.int().min(1).max(3600).default(50),
+        everySeconds: z.int().min(1).max(600).default(5).describe("Seconds between rounds of checks within one invocation."),
+        forSeconds: z.int().min(1).max(3600).default(50).describe("Seconds after the invocation starts during which rounds go on; less than syncIntervalSeconds."),
       })
       .superRefine(({ everySeconds, forSeconds }, ctx) => {
         // At or past forSeconds there is no second round: the schedule alone would check.
         if (everySeconds >= forSeconds) ctx.addIssue({ code: "custom", path: ["everySeconds"], input: everySeconds, message: `expected less than forSeconds (${forSeconds})` });
       })
-      .optional(),
-    /** When the checker counts as cut off from the network, so that no target is written from its silence. */
+      .optional()
+      .describe("Re-check and write on change every `everySeconds` for `forSeconds` within one invocation."),
     selfCheck: z
       .strictObject({
-        /** Probed backends, across at least two targets, that must all go unanswered at once. */
-        minBackends: z.int().min(1).max(100_000).default(4),
-        /** An address that always answers TCP (refusing counts): when it goes unanswered, the checker is cut off. */
+        minBackends: z.int().min(1).max(100_000).default(4).describe("Probed backends, across at least two targets, that must all go unanswered at once."),
         canary: z
           .strictObject({
-            address: ipAddress,
-            port,
-            timeoutMs: timeoutMs.default(2000),
+            address: ipAddress.describe("The canary's IP address."),
+            port: port.describe("The canary's TCP port."),
+            timeoutMs: timeoutMs.default(2000).describe("How long a connection to the canary may take."),
           })
-          .optional(),
+          .optional()
+          .describe("An address that always answers TCP (refusing counts): when it goes unanswered, the checker is cut off."),
       })
-      .default({ minBackends: 4 }),
-    /** Under policy sync, pruning may delete every object this installation has in a cluster: only when set. */
-    allowPruneAll: z.boolean().default(false),
-    clusters: z.array(clusterSchema).min(1, { error: "expected at least one cluster" }),
-    targets: z.array(targetSchema),
+      .default({ minBackends: 4 })
+      .describe("When the checker counts as cut off from the network, so that no target is written from its silence."),
+    allowPruneAll: z.boolean().default(false).describe("Under policy sync, pruning may delete every object this installation has in a cluster: only when set."),
+    clusters: z.array(clusterSchema).min(1, { error: "expected at least one cluster" }).describe("The clusters written to, each named for targets to refer to."),
+    targets: z.array(targetSchema).describe("The Services whose endpoints are kept in step with their sources."),
   })
   // Runs even when other parts are invalid, so one report lists every problem.
   // Not for input that is no object at all (an empty file parses to null): that has its one problem already.

@@ -12,14 +12,10 @@ const countOrPercent = (minimum: number) =>
   );
 
 export const guardsSchema = z.strictObject({
-  /** Fewer healthy backends than this (a count, or a share of those found) trips the guard. Default: no minimum. */
-  minHealthy: countOrPercent(1).optional(),
-  /** When minHealthy trips: keep the set published now, or publish every backend ready (Envoy's panic mode). */
-  belowMinHealthy: z.enum(["keepPrevious", "publishAll"], { error: "expected keepPrevious or publishAll" }).default("keepPrevious"),
-  /** At most this many ready endpoints stop being ready (removed or turned not ready) in one run. Default: no cap. */
-  maxRemovalsPerRun: countOrPercent(1).optional(),
-  /** Never go from some ready endpoints to none, unless every source answered that there are no backends. */
-  neverEmpty: z.boolean().default(true),
+  minHealthy: countOrPercent(1).optional().describe("Fewer healthy backends than this (a count, or a share of those found) trips the guard. Default: no minimum."),
+  belowMinHealthy: z.enum(["keepPrevious", "publishAll"], { error: "expected keepPrevious or publishAll" }).default("keepPrevious").describe("When minHealthy trips: keep the set published now, or publish every backend ready (Envoy's panic mode)."),
+  maxRemovalsPerRun: countOrPercent(1).optional().describe("At most this many ready endpoints stop being ready (removed or turned not ready) in one run. Default: no cap."),
+  neverEmpty: z.boolean().default(true).describe("Never go from some ready endpoints to none, unless every source answered that there are no backends."),
 });
 
 export type GuardsConfig = z.output<typeof guardsSchema>;

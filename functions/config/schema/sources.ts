@@ -5,12 +5,10 @@ import { awsRegion, DNS_LABEL, dnsLabel, dnsSubdomain, exactlyOne, filePath, ipA
 
 const staticEntrySchema = z
   .strictObject({
-    /** An IPv4 or IPv6 literal. */
-    address: ipAddress.optional(),
-    /** With `address`: the endpoint's hostname (a DNS label). Alone: a DNS name resolved at every run. */
-    hostname: dnsSubdomain.optional(),
-    nodeName: dnsSubdomain.optional(),
-    zone: z.string().regex(LABEL_VALUE, { error: "expected a label value" }).max(63).optional(),
+    address: ipAddress.optional().describe("An IPv4 or IPv6 literal."),
+    hostname: dnsSubdomain.optional().describe("With `address`: the endpoint's hostname (a DNS label). Alone: a DNS name resolved at every run."),
+    nodeName: dnsSubdomain.optional().describe("Written as the endpoint's nodeName."),
+    zone: z.string().regex(LABEL_VALUE, { error: "expected a label value" }).max(63).optional().describe("Written as the endpoint's zone, for topology-aware routing."),
   })
   .superRefine((entry, ctx) => {
     if (entry.address === undefined && entry.hostname === undefined) {
@@ -35,17 +33,19 @@ const recordName = z
 
 /** What every AWS source shares: where its calls go and as whom. */
 const awsAccess = {
-  /** Assume this role for the source's calls: another account's instances or zones. */
   role: z
     .strictObject({
-      arn: roleArn,
-      externalId: z.string().regex(/^[\w+=,.@:\/-]{2,1224}$/, { error: "expected 2-1224 characters of letters, digits and +=,.@:/-_" }).optional(),
+      arn: roleArn.describe("The role's ARN."),
+      externalId: z
+        .string()
+        .regex(/^[\w+=,.@:\/-]{2,1224}$/, { error: "expected 2-1224 characters of letters, digits and +=,.@:/-_" })
+        .optional()
+        .describe("The external id the role's trust policy asks for."),
     })
-    .optional(),
-  /** Send the source's AWS calls (STS included) to this URL instead of AWS: for moto or LocalStack. */
-  endpoint: z.url({ protocol: /^https?$/, error: "expected an http or https URL" }).optional(),
-  /** One AWS request's limit; the SDK retries throttling, 5xx and timeouts before the source fails. */
-  timeoutMs: timeoutMs.default(10_000),
+    .optional()
+    .describe("Assume this role for the source's calls: another account's instances or zones."),
+  endpoint: z.url({ protocol: /^https?$/, error: "expected an http or https URL" }).optional().describe("Send the source's AWS calls (STS included) to this URL instead of AWS: for moto or LocalStack."),
+  timeoutMs: timeoutMs.default(10_000).describe("One AWS request's limit; the SDK retries throttling, 5xx and timeouts before the source fails."),
 };
 
 /** A filter value or several (matched as any of them), as DescribeInstances takes them. */
@@ -56,18 +56,15 @@ const notEmpty = (record: object) => Object.keys(record).length > 0;
 
 const ec2SourceSchema = z
   .strictObject({
-    regions: z.array(awsRegion).min(1, { error: "expected at least one region" }),
-    /** Short for `filters: { "tag:KEY": VALUE }`. */
-    tags: z.record(z.string().min(1).max(128), filterValues).refine(notEmpty, { error: `expected at least one tag, got {}: ${EVERY_INSTANCE}` }).optional(),
-    /** DescribeInstances filters, by name. Default instance-state-name: running, stopping, shutting-down. */
-    filters: z.record(z.string().min(1), filterValues).refine(notEmpty, { error: `expected at least one filter, got {}: ${EVERY_INSTANCE}` }).optional(),
-    address: z.enum(["privateIPv4", "publicIPv4", "primaryIPv6", "allIPv6"], { error: "expected privateIPv4, publicIPv4, primaryIPv6 or allIPv6" }).default("privateIPv4"),
-    /** Take the address from the network interface attached at this device index, not the primary one. */
-    deviceIndex: z.int().min(0, { error: "expected 0 or more" }).max(31, { error: "expected at most 31" }).optional(),
-    /** The backends' port, in place of the target's. */
-    port: port.optional(),
-    /** Read each instance's port from this tag. */
-    portTag: z.string().min(1).max(128).optional(),
+    regions: z.array(awsRegion).min(1, { error: "expected at least one region" }).describe("The regions whose instances are listed."),
+    tags: z.record(z.string().min(1).max(128), filterValues).refine(notEmpty, { error: `expected at least one tag, got {}: ${EVERY_INSTANCE}` }).optional().describe("Short for `filters: { \"tag:KEY\": VALUE }`."),
+    filters: z.record(z.string().min(1), filterValues).refine(notEmpty, { error: `expected at least one filter, got {}: ${EVERY_INSTANCE}` }).optional().describe("DescribeInstances filters, by name. Default instance-state-name: running, stopping, shutting-down."),
+    address: z.enum(["privateIPv4", "publicIPv4", "primaryIPv6", "allIPv6"], { error: "expected privateIPv4, publicIPv4, primaryIPv6 or allIPv6" })
+      .default("privateIPv4")
+      .describe("Which of each instance's addresses is the backend's."),
+    deviceIndex: z.int().min(0, { error: "expected 0 or more" }).max(31, { error: "expected at most 31" }).optional().describe("Take the address from the network interface attached at this device index, not the primary one."),
+    port: port.optional().describe("The backends' port, in place of the target's."),
+    portTag: z.string().min(1).max(128).optional().describe("Read each instance's port from this tag."),
     ...awsAccess,
   })
   .superRefine((source, ctx) => {
@@ -86,14 +83,13 @@ const ec2SourceSchema = z
 
 const route53SourceSchema = z
   .strictObject({
-    zoneId: z.string().regex(/^(\/hostedzone\/)?[A-Z0-9]{1,32}$/, { error: "expected a hosted zone id such as Z0123456789ABC" }).optional(),
-    /** Looked up with ListHostedZonesByName; must name exactly one zone (a public and a private zone of one name: give zoneId). */
-    zoneName: recordName.optional(),
-    /** The record name whose A/AAAA sets (weighted, multivalue, failover and simple alike) are the backends. */
-    name: recordName,
-    types: z.array(z.enum(["A", "AAAA"], { error: "expected A or AAAA" })).min(1).default(["A", "AAAA"]),
-    /** Count each set's Route 53 health check as one more signal: an unhealthy one is never published ready. */
-    healthChecks: z.boolean().default(false),
+    zoneId: z.string().regex(/^(\/hostedzone\/)?[A-Z0-9]{1,32}$/, { error: "expected a hosted zone id such as Z0123456789ABC" })
+      .optional()
+      .describe("The hosted zone's id; give zoneId or zoneName."),
+    zoneName: recordName.optional().describe("Looked up with ListHostedZonesByName; must name exactly one zone (a public and a private zone of one name: give zoneId)."),
+    name: recordName.describe("The record name whose A/AAAA sets (weighted, multivalue, failover and simple alike) are the backends."),
+    types: z.array(z.enum(["A", "AAAA"], { error: "expected A or AAAA" })).min(1).default(["A", "AAAA"]).describe("The record types read."),
+    healthChecks: z.boolean().default(false).describe("Count each set's Route 53 health check as one more signal: an unhealthy one is never published ready."),
     ...awsAccess,
   })
   .superRefine(exactlyOne(["zoneId", "zoneName"], "hosted zone"))
@@ -117,33 +113,31 @@ function isServerAddress(value: string): boolean {
 
 const dnsSourceSchema = z
   .strictObject({
-    name: recordName,
-    /** SRV gives each target's port (and stands alone); its targets are resolved for A and AAAA. */
+    name: recordName.describe("The name resolved at every run."),
     types: z
       .array(z.enum(["A", "AAAA", "SRV"], { error: "expected A, AAAA or SRV" }))
       .min(1)
       .default(["A", "AAAA"])
-      .refine((types) => !types.includes("SRV") || types.length === 1, { error: "SRV stands alone: its targets are resolved for A and AAAA" }),
-    /** A DNS server (`10.0.0.2`, `10.0.0.2:5353`, `[fd00::53]:53`) instead of the system's (/etc/resolv.conf). */
+      .refine((types) => !types.includes("SRV") || types.length === 1, { error: "SRV stands alone: its targets are resolved for A and AAAA" })
+      .describe("SRV gives each target's port (and stands alone); its targets are resolved for A and AAAA."),
     server: z
       .string({ error: "expected an IP address" })
       .refine(isServerAddress, { error: "expected an IP address, not a name (10.0.0.2, with :port if not 53: 10.0.0.2:5353, [fd00::53]:5353)" })
-      .optional(),
-    /** One try's limit; a name is tried twice before the source fails. */
-    timeoutMs: timeoutMs.default(2000),
+      .optional()
+      .describe("A DNS server (`10.0.0.2`, `10.0.0.2:5353`, `[fd00::53]:53`) instead of the system's (/etc/resolv.conf)."),
+    timeoutMs: timeoutMs.default(2000).describe("One try's limit; a name is tried twice before the source fails."),
   });
 
-/** A file of addresses, one a line (docs/configuration.md, Sources); relative to the config file, read at every run. */
-const fileSourceSchema = z.strictObject({ path: filePath });
+const fileSourceSchema = z.strictObject({ path: filePath.describe("The file's path, relative to the config file.") });
 
 export const sourceSchema = z
   .strictObject({
-    name: dnsLabel.optional(),
-    static: z.array(staticEntrySchema).min(1, { error: "expected at least one entry" }).optional(),
-    ec2: ec2SourceSchema.optional(),
-    route53: route53SourceSchema.optional(),
-    dns: dnsSourceSchema.optional(),
-    file: fileSourceSchema.optional(),
+    name: dnsLabel.optional().describe("The source's name in logs and metrics; default: its kind and index."),
+    static: z.array(staticEntrySchema).min(1, { error: "expected at least one entry" }).optional().describe("Backends written in the config."),
+    ec2: ec2SourceSchema.optional().describe("EC2 instances found by tags or filters."),
+    route53: route53SourceSchema.optional().describe("The A/AAAA record sets of one name in a Route 53 hosted zone."),
+    dns: dnsSourceSchema.optional().describe("The addresses a DNS name resolves to, or its SRV targets."),
+    file: fileSourceSchema.optional().describe("A file of addresses, one a line (docs/configuration.md, Sources); relative to the config file, read at every run."),
   })
   .superRefine(exactlyOne(["static", "ec2", "route53", "dns", "file"], "source kind"));
 

@@ -6,39 +6,37 @@ import { guardsSchema } from "./guards.ts";
 import { sourceSchema } from "./sources.ts";
 
 const portSchema = z.strictObject({
-  name: dnsLabel.optional(),
-  port,
-  protocol: z.enum(["TCP", "UDP", "SCTP"], { error: "expected TCP, UDP or SCTP" }).default("TCP"),
-  appProtocol: z.string().min(1).max(63).optional(),
+  name: dnsLabel.optional().describe("The port's name, as the Service's port of the same name; needed when there are several."),
+  port: port.describe("The backends' port."),
+  protocol: z.enum(["TCP", "UDP", "SCTP"], { error: "expected TCP, UDP or SCTP" }).default("TCP").describe("The port's protocol."),
+  appProtocol: z.string().min(1).max(63).optional().describe("The application protocol, written as the endpoint port's appProtocol."),
 });
 
 const targetShape = z.strictObject({
-  name: dnsLabel,
-  cluster: dnsLabel,
-  namespace: dnsLabel,
-  service: dnsLabel,
-  ports: z.array(portSchema).min(1, { error: "expected at least one port" }),
-  sources: z.array(sourceSchema).min(1, { error: "expected at least one source" }),
-  /** One check, or a list of them that must all pass. */
+  name: dnsLabel.describe("The target's name, unique in the config; used in logs, metrics and the objects' labels."),
+  cluster: dnsLabel.describe("The name of the cluster (in `clusters`) the Service is in."),
+  namespace: dnsLabel.describe("The Service's namespace."),
+  service: dnsLabel.describe("The Service whose endpoints are written."),
+  ports: z.array(portSchema).min(1, { error: "expected at least one port" }).describe("The ports written on every endpoint."),
+  sources: z.array(sourceSchema).min(1, { error: "expected at least one source" }).describe("Where the backends come from; their union is the target's backends."),
   check: z
     .union([checkSchema, z.array(checkSchema).min(1, { error: "expected at least one check" })], { error: "expected a check or a list of checks" })
-    .default({ tcp: { timeoutMs: 2000 } }),
-  /** Passing runs in a row before a not-ready backend turns ready (AWS target groups: 2). */
-  rise: z.int({ error: "expected a whole number 1-10" }).min(1, { error: "expected 1-10" }).max(10, { error: "expected 1-10" }).default(2),
-  /** Failing runs in a row before a ready backend turns not ready. */
-  fall: z.int({ error: "expected a whole number 1-10" }).min(1, { error: "expected 1-10" }).max(10, { error: "expected 1-10" }).default(2),
-  /** A failing probe is tried once more this much later, in the same run, before it counts (0: never). */
-  recheckDelayMs: z.int().min(0).max(10_000).default(200),
-  guards: guardsSchema.default({ belowMinHealthy: "keepPrevious", neverEmpty: true }),
+    .default({ tcp: { timeoutMs: 2000 } })
+    .describe("One check, or a list of them that must all pass."),
+  rise: z.int({ error: "expected a whole number 1-10" }).min(1, { error: "expected 1-10" }).max(10, { error: "expected 1-10" }).default(2).describe("Passing runs in a row before a not-ready backend turns ready (AWS target groups: 2)."),
+  fall: z.int({ error: "expected a whole number 1-10" }).min(1, { error: "expected 1-10" }).max(10, { error: "expected 1-10" }).default(2).describe("Failing runs in a row before a ready backend turns not ready."),
+  recheckDelayMs: z.int().min(0).max(10_000).default(200).describe("A failing probe is tried once more this much later, in the same run, before it counts (0: never)."),
+  guards: guardsSchema.default({ belowMinHealthy: "keepPrevious", neverEmpty: true }).describe("The limits on what one run may publish."),
   publish: z
-    .strictObject({ endpointSlices: z.boolean().default(true), endpoints: z.boolean().default(true) })
-    .default({ endpointSlices: true, endpoints: true }),
-  /** What failing backends become: published not ready, or left out. */
-  failing: z.enum(["notReady", "drop"], { error: "expected notReady or drop" }).default("notReady"),
-  /** Create the Service, selector-less, when it is missing. */
-  createService: z.boolean().default(false),
-  /** Take over an existing Endpoints or hand-made EndpointSlice that lacks our managed-by label. */
-  adopt: z.boolean().default(false),
+    .strictObject({
+      endpointSlices: z.boolean().default(true).describe("Write EndpointSlices."),
+      endpoints: z.boolean().default(true).describe("Write the v1 Endpoints object too, for readers that still use it."),
+    })
+    .default({ endpointSlices: true, endpoints: true })
+    .describe("Which kinds of object are written."),
+  failing: z.enum(["notReady", "drop"], { error: "expected notReady or drop" }).default("notReady").describe("What failing backends become: published not ready, or left out."),
+  createService: z.boolean().default(false).describe("Create the Service, selector-less, when it is missing."),
+  adopt: z.boolean().default(false).describe("Take over an existing Endpoints or hand-made EndpointSlice that lacks our managed-by label."),
 });
 
 export const targetSchema = targetShape.superRefine(probesWithinTrigger);

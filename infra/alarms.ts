@@ -1,0 +1,55 @@
+// serverless.yml's opt-in CloudWatch alarms (param `alarms: true`), on the metrics functions/observability.ts
+// emits. Each target's metrics carry its own dimensions, so the alarms query them all at once with CloudWatch
+// Metrics Insights, for this stage alone.
+
+const NAMESPACE = "ExternalEndpointSyncer";
+/** The dimensions of every target's metric set (observability.ts: default ones, then target and cluster). */
+const TARGET_SCHEMA = `SCHEMA("${NAMESPACE}", cluster, service, stage, target)`;
+
+export interface AlarmSettings {
+  stage: string;
+  /** Prefix of the alarms' names: the service and stage. */
+  prefix: string;
+  /** SNS topics (or other alarm actions) told when an alarm fires and when it clears. */
+  actions: string[];
+  /** No run finished for this long: the heartbeat alarm fires. */
+  heartbeatMinutes: number;
+}
+
+type Alarm = { Type: "AWS::CloudWatch::Alarm"; Properties: Record<string, unknown> };
+
+/** The alarms as CloudFormation resources, by logical id. */
+export function alarmResources({ stage, prefix, actions, heartbeatMinutes }: AlarmSettings): Record<string, Alarm> {
+  if (!/^[A-Za-z0-9-]+$/.test(stage)) throw new Error(`stage ${JSON.stringify(stage)}: expected letters, digits and '-' (it goes into the alarms' queries)`);
+  if (!Number.isInteger(heartbeatMinutes) || heartbeatMinutes < 5 || heartbeatMinutes > 1440) throw new Error(`heartbeatMinutes ${heartbeatMinutes}: expected a whole number of minutes 5-1440`);
+  const query = (aggregate: string) => `SELECT ${aggregate} FROM ${TARGET_SCHEMA} WHERE stage = '${stage}'`;
+  const alarm = (name: string, description: string, properties: Record<string, unknown>): Alarm => ({
+    Type: "AWS::CloudWatch::Alarm",
+    Properties: { AlarmName: `${prefix}-${name}`, AlarmDescription: description, ActionsEnabled: true, AlarmActions: actions, OKActions: actions, ...properties },
+  });
+  const metrics = (expression: string, periodSeconds: number) => [{ Id: "q", Expression: expression, Period: periodSeconds, ReturnData: true }];
+  return {
+    SyncFailedAlarm: alarm("sync-failed", "A target failed to sync in the last 5 minutes (its log line and the Service's SyncFailed Event say why).", {
+      Metrics: metrics(query("SUM(SyncFailed)"), 300),
+      ComparisonOperator: "GreaterThanOrEqualToThreshold",
+      Threshold: 1,
+      EvaluationPeriods: 1,
+      TreatMissingData: "notBreaching",
+    }),
+    GuardTripsAlarm: alarm("guard-trips", "A guard held back a target's endpoints in the last 5 minutes (the Service's GuardTripped Event says which).", {
+      Metrics: metrics(query("SUM(GuardTrips)"), 300),
+      ComparisonOperator: "GreaterThanOrEqualToThreshold",
+      Threshold: 1,
+      EvaluationPeriods: 1,
+      TreatMissingData: "notBreaching",
+    }),
+    // Every run emits SyncDuration for every target, failed or not: none at all means no run finished.
+    HeartbeatAlarm: alarm("heartbeat", `No sync run finished for ${heartbeatMinutes} minutes: the schedule, the function or its config is broken.`, {
+      Metrics: metrics(query("COUNT(SyncDuration)"), 60 * heartbeatMinutes),
+      ComparisonOperator: "LessThanThreshold",
+      Threshold: 1,
+      EvaluationPeriods: 1,
+      TreatMissingData: "breaching",
+    }),
+  };
+}
