@@ -24,9 +24,8 @@ import { applyRbac } from "../../infra/control-plane/local-cluster.ts";
 import { createTestNetwork, type TestNetwork } from "../../infra/netns/test-network.ts";
 import { loadConfig } from "../../functions/config/load.ts";
 import type { Config } from "../../functions/config/schema.ts";
-import type { RbacObject } from "../../functions/kube/rbac.ts";
-import { DEFAULT_SUBJECT } from "../../functions/kube/rbac.ts";
-import { ownedSelector, writerLabels } from "../../functions/registry/labels.ts";
+import { DEFAULT_SUBJECT, type RbacObject } from "../../functions/kube/rbac.ts";
+import { ownedSelector, SERVICE_NAME, writerLabels } from "../../functions/registry/labels.ts";
 import type { RunSummary } from "../../functions/report/summary.ts";
 import { startAwsProxy, type AwsProxy } from "../harness/aws-proxy.ts";
 import { selectorlessService, startTestCluster, type TestCluster } from "../harness/cluster.ts";
@@ -46,7 +45,7 @@ const LAMBDA_128_MB_FLAGS = ["--max-semi-space-size=6", "--max-old-space-size=11
 /** Whom moto's GetCallerIdentity names for keys IAM does not know: the access entry's principal here. */
 const CALLER_ARN = "arn:aws:sts::123456789012:user/moto";
 const CREDENTIALS = { AWS_ACCESS_KEY_ID: "testing", AWS_SECRET_ACCESS_KEY: "testing" };
-/** Where the config's hostname members live: beside its static members, in the same private /24. */
+/** Where the config's hostname members live (our DNS server's answer): from 10.0.0.13, beside the example's static members. */
 const hostnameMemberAddress = (index: number) => `10.0.0.${13 + index}`;
 
 interface Run {
@@ -203,7 +202,7 @@ describe("the packaged default config", () => {
       const endpoints = slices.items.flatMap((slice) => slice.endpoints ?? []);
       assert.deepEqual(endpoints.flatMap((endpoint) => endpoint.addresses).sort(), addresses);
       assert.ok(endpoints.every((endpoint) => endpoint.conditions?.ready === true), JSON.stringify(endpoints));
-      assert.deepEqual(slices.items.map((slice) => slice.metadata?.labels?.["kubernetes.io/service-name"]), slices.items.map(() => target.service));
+      assert.deepEqual(slices.items.map((slice) => slice.metadata?.labels?.[SERVICE_NAME]), slices.items.map(() => target.service));
       const legacy = await cluster.admin.core.readNamespacedEndpoints({ namespace: target.namespace, name: target.service });
       for (const [key, value] of Object.entries(writerLabels(writer))) assert.equal(legacy.metadata?.labels?.[key], value, `the Endpoints' label ${key}`);
       const subsets = legacy.subsets ?? [];
