@@ -19,6 +19,7 @@ import { pathToFileURL } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { CreateClusterCommand, EKSClient } from "@aws-sdk/client-eks";
+import { fromTemporaryCredentials } from "@aws-sdk/credential-providers";
 import { parse, parseAllDocuments } from "yaml";
 import { applyRbac } from "../../infra/control-plane/local-cluster.ts";
 import { createTestNetwork, type TestNetwork } from "../../infra/netns/test-network.ts";
@@ -42,7 +43,7 @@ const ROOT = join(import.meta.dirname, "../..");
 const PACKAGE_PARAMS = ["configFile=test/fixtures/etcd-eks.yaml"];
 /** The V8 heap limits Lambda's Node.js runtime gives a 128 MB function (as test/bench/coldstart.bench.ts). */
 const LAMBDA_128_MB_FLAGS = ["--max-semi-space-size=6", "--max-old-space-size=116"];
-/** Whom moto's GetCallerIdentity names for keys IAM does not know: the access entry's principal here. */
+/** Whom moto's GetCallerIdentity names for keys IAM does not know: the access entry's principal, unless the config names a role. */
 const CALLER_ARN = "arn:aws:sts::123456789012:user/moto";
 const CREDENTIALS = { AWS_ACCESS_KEY_ID: "testing", AWS_SECRET_ACCESS_KEY: "testing" };
 /** Where the config's hostname members live (our DNS server's answer): from 10.0.0.13, beside the example's static members. */
@@ -117,11 +118,13 @@ before(async () => {
 
   const startCluster = async () => {
     moto = await startMoto();
-    await new EKSClient({ region: eks.region, endpoint: moto.endpoint }).send(
+    // In the account the function describes it from: the role's, when the config names one (moto keeps accounts apart).
+    const credentials = eks.roleArn ? fromTemporaryCredentials({ params: { RoleArn: eks.roleArn }, clientConfig: { region: eks.region, endpoint: moto.endpoint } }) : undefined;
+    await new EKSClient({ region: eks.region, endpoint: moto.endpoint, credentials }).send(
       new CreateClusterCommand({ name: eks.name, roleArn: "arn:aws:iam::123456789012:role/eks", resourcesVpcConfig: { subnetIds: ["subnet-1"] } }),
     );
     proxy = await startAwsProxy(moto.endpoint);
-    authenticator = await startEksAuthenticator({ clusterName: eks.name, stsEndpoint: proxy.endpoint, accessEntries: [{ principalArn: CALLER_ARN, groups: [DEFAULT_SUBJECT.name] }] });
+    authenticator = await startEksAuthenticator({ clusterName: eks.name, stsEndpoint: proxy.endpoint, accessEntries: [{ principalArn: eks.roleArn ?? CALLER_ARN, groups: [DEFAULT_SUBJECT.name] }] });
     cluster = await startTestCluster([...new Set(config.targets.map((target) => target.namespace))], { tokenWebhook: authenticator.url });
     const kubeconfig = parse(await readFile(cluster.kubeconfig, "utf8")) as { clusters: { cluster: { "certificate-authority": string } }[] };
     const ca = await readFile(kubeconfig.clusters[0]!.cluster["certificate-authority"]);
@@ -211,9 +214,13 @@ describe("the packaged default config", () => {
     }
     for (const member of members) if (member.hostname) assert.ok(dns.queries(member.hostname, "A") > 0, `${member.hostname} was asked of our DNS server`);
 
-    const firstRequests = await cluster.syncerRequestsSince(mark, CALLER_ARN);
-    const firstWrites = await cluster.syncerWritesSince(mark, CALLER_ARN);
-    assert.ok(firstWrites.length > 0, "the first run wrote, as the ARN the access entry maps");
+    // Who the API server took the function for: the caller's ARN, through the access entry.
+    const reviewedAs = () => new Set(authenticator.reviews.map((review) => ("username" in review ? review.username : `refused: ${review.refused}`)));
+    const [syncer, ...others] = reviewedAs();
+    assert.deepEqual(others, [], `every token of the function's mapped to one user: ${[...reviewedAs()].join("; ")}`);
+    const firstRequests = await cluster.syncerRequestsSince(mark, syncer);
+    const firstWrites = await cluster.syncerWritesSince(mark, syncer);
+    assert.ok(firstWrites.length > 0, `the first run wrote, as ${syncer}`);
     const aws = { describeCluster: proxy.count("DescribeCluster"), getCallerIdentity: proxy.count("GetCallerIdentity") };
     assert.equal(aws.describeCluster, 1, "one DescribeCluster per cold start");
     assert.ok(aws.getCallerIdentity >= 1, "the API server had the token checked with STS");
@@ -221,9 +228,9 @@ describe("the packaged default config", () => {
     const secondMark = await cluster.auditMark();
     const second = await invokeSync();
     assert.equal(second.summary.ok, true, JSON.stringify(second.summary));
-    assert.ok((await cluster.syncerRequestsSince(secondMark, CALLER_ARN)).length > 0, "the second run read, authenticated as the first was");
-    assert.deepEqual(authenticator.reviews.filter((review) => "refused" in review), [], "no token of the function's was refused");
-    assert.deepEqual(await cluster.syncerWritesSince(secondMark, CALLER_ARN), [], "a second run over its own result writes nothing");
+    assert.ok((await cluster.syncerRequestsSince(secondMark, syncer)).length > 0, "the second run read, authenticated as the first was");
+    assert.deepEqual([...reviewedAs()], [syncer]);
+    assert.deepEqual(await cluster.syncerWritesSince(secondMark, syncer), [], "a second run over its own result writes nothing");
 
     t.diagnostic(
       `first run of ${configFile} (cold, 128 MB heap flags): handler ${first.handlerMs.toFixed(0)} ms (process ${first.processMs.toFixed(0)} ms), ` +

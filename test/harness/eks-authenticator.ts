@@ -10,10 +10,10 @@ const TOKEN_LIFETIME_MS = 15 * 60_000;
 const STS_HOST = /^sts(\.[a-z0-9-]+)?\.amazonaws\.com$/;
 const STS_TIMEOUT_MS = 5_000;
 
-/** An access entry: the principal's ARN (as GetCallerIdentity names it) and what it maps to. */
+/** An access entry: the principal's ARN (an IAM user's or role's) and what it maps to. */
 export interface AccessEntry {
   principalArn: string;
-  /** Default, as EKS's for an IAM user: the ARN itself. */
+  /** Default, as EKS's: the caller's ARN (for a role, the assumed-role ARN with its session name). */
   username?: string;
   groups: string[];
 }
@@ -80,7 +80,9 @@ async function review(incoming: IncomingMessage, options: { clusterName: string;
   const body = await answer.text();
   const arn = /<Arn>([^<]+)<\/Arn>/.exec(body)?.[1];
   if (!answer.ok || !arn) throw new Error(`STS refused the token: HTTP ${answer.status}`);
-  const entry = options.accessEntries.find((candidate) => candidate.principalArn === arn);
+  // A role's session is known by its role: arn:aws:sts::A:assumed-role/R/S is arn:aws:iam::A:role/R.
+  const principal = arn.replace(/^arn:([^:]+):sts::(\d+):assumed-role\/([^/]+)\/[^/]+$/, "arn:$1:iam::$2:role/$3");
+  const entry = options.accessEntries.find((candidate) => candidate.principalArn === principal);
   if (!entry) throw new Error(`no access entry for ${arn}`);
   return { username: entry.username ?? arn, uid: `aws-iam-authenticator:${arn}`, groups: entry.groups };
 }
