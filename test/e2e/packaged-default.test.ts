@@ -37,10 +37,10 @@ import { startMoto, type Moto } from "../harness/moto.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 /**
- * `sls package --param` settings. Until serverless.yml's default config is EKS by name (issue 14, the
- * deploy-default branch), the same etcd config reached that way; then none: the defaults alone.
+ * `sls package --param` settings: none, for the defaults. Until serverless.yml's default config is EKS by name
+ * (issue 14's deploy-default branch), its etcd example reached that way.
  */
-const PACKAGE_PARAMS = ["configFile=test/fixtures/etcd-eks.yaml"];
+const PACKAGE_PARAMS: string[] = ["configFile=test/fixtures/etcd-eks.yaml"];
 /** The V8 heap limits Lambda's Node.js runtime gives a 128 MB function (as test/bench/coldstart.bench.ts). */
 const LAMBDA_128_MB_FLAGS = ["--max-semi-space-size=6", "--max-old-space-size=116"];
 /** Whom moto's GetCallerIdentity names for keys IAM does not know: the access entry's principal, unless the config names a role. */
