@@ -90,9 +90,9 @@ describe("external-endpoint-syncer CLI", () => {
     assert.match((await cli(["--help"])).stdout, /^ {2}--version {7}print the release and exit$/m);
   });
 
-  it("syncs one target with --target and reports JSON with --json, exiting 0, every request naming the release", async () => {
+  it("syncs one target with --target and reports JSON with -o json, exiting 0, every request naming the release", async () => {
     const mark = await cluster.auditMark();
-    const result = await cli(["sync", "--config", configPath, "--target", "db", "--json"]);
+    const result = await cli(["sync", "--config", configPath, "--target", "db", "-o", "json"]);
     assert.equal(result.code, 0, result.stderr);
     const report = JSON.parse(result.stdout) as { ok: boolean; targets: { target: string; status: string; writes: number }[] };
     assert.equal(report.ok, true);
@@ -122,7 +122,7 @@ describe("external-endpoint-syncer CLI", () => {
     const slices = await cluster.admin.discovery.listNamespacedEndpointSlice({ namespace: NAMESPACE, labelSelector: "kubernetes.io/service-name=etcd" });
     assert.deepEqual(slices.items.flatMap((slice) => slice.endpoints?.map((endpoint) => endpoint.addresses[0]) ?? []).sort(), ["192.0.2.41", "192.0.2.42"]);
 
-    const json = await cli(["sync", "--config", dnsConfigPath, "--target", "etcd", "--json"]);
+    const json = await cli(["sync", "--config", dnsConfigPath, "--target", "etcd", "-o", "json"]);
     assert.equal(json.code, 3);
     const report = JSON.parse(json.stdout) as { ok: boolean; degraded: boolean; targets: { status: string }[] };
     assert.deepEqual([report.ok, report.degraded, report.targets[0]?.status], [true, true, "degraded"]);
