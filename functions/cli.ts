@@ -10,7 +10,7 @@ interface Command extends CommandSpec {
   run(args: CommandArgs): Promise<number>;
 }
 
-const COMMANDS: Record<string, Command> = {
+export const COMMANDS: Record<string, Command> = {
   sync: {
     synopsis: "--config FILE [--dry-run] [--target NAME]... [--installation NAME] [--kubeconfig FILE] [--context NAME] [-o table|json|yaml]",
     summary: "discover, health-check and write the EndpointSlices and Endpoints of every target",
