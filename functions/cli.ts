@@ -70,8 +70,9 @@ ${Object.entries(COMMANDS)
                   any command: JSON log lines on stderr (default: POWERTOOLS_LOG_LEVEL, else warn)
   --version       print the release and exit
 
-exit codes: 0 done, 1 a target or prune failed or the run was cut short (status: a target could not be read),
-            2 bad usage or config, 3 sync degraded: a source failed or a guard held changes back (nothing failed)`;
+exit codes: 0 every target synced (status: read), 1 a target or prune failed or the run was cut short
+            (status: a target could not be read), 2 bad usage or config, 3 degraded: a source failed or a
+            guard held changes back (nothing failed)`;
 
 /** Runs the command line; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {

@@ -30,7 +30,7 @@ export type OptionName = keyof typeof OPTIONS;
 const GLOBAL: readonly OptionName[] = ["log-level", "help", "version"];
 
 /** Options that were renamed: the usage error says what to type now. */
-const RENAMED: Record<string, string> = { "--json": "-o json" };
+const RENAMED = new Map([["--json", "-o json"]]);
 
 const parse = (argv: string[]) => parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true, tokens: true });
 export type Options = ReturnType<typeof parse>["values"];
@@ -57,8 +57,8 @@ export function parseCommandLine(argv: string[], commands: Record<string, Comman
   try {
     parsed = parse(argv);
   } catch (error) {
-    const renamed = argv.find((arg) => RENAMED[arg.split("=")[0]!] !== undefined);
-    if (renamed) return usage(`${renamed} is gone: use ${RENAMED[renamed.split("=")[0]!]}`);
+    const renamed = argv.map((arg) => arg.split("=")[0]!).find((flag) => RENAMED.has(flag));
+    if (renamed) return usage(`${renamed} is gone: use ${RENAMED.get(renamed)}`);
     // node:util's own: "Unknown option '--x'", "Option '--config <value>' argument missing".
     return usage((error as Error).message.split(". ")[0]!);
   }
@@ -69,11 +69,12 @@ export function parseCommandLine(argv: string[], commands: Record<string, Comman
   const [name, ...extra] = positionals;
   const names = Object.keys(commands);
   if (name === undefined) return usage(`expected a command: ${either(names)}`);
-  const command = commands[name];
-  if (!command || !Object.hasOwn(commands, name)) return usage(`unknown command ${JSON.stringify(name)}: expected ${either(names)}`);
+  if (!Object.hasOwn(commands, name)) return usage(`unknown command ${JSON.stringify(name)}: expected ${either(names)}`);
+  const command = commands[name]!;
   if (extra.length > 0) return usage(`${name}: unexpected argument ${JSON.stringify(extra[0])}`);
   const notTaken = tokens.find((token) => token.kind === "option" && !command.options.includes(token.name as OptionName) && !GLOBAL.includes(token.name as OptionName));
   if (notTaken?.kind === "option") return usage(`${name} does not take ${notTaken.rawName}`);
+  // Every command reads a config.
   if (values.config === undefined) return usage(`${name} needs --config FILE`);
 
   const output = values.output ?? "table";
