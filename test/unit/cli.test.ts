@@ -10,7 +10,7 @@ import { describe, it } from "node:test";
 import type { V1ConfigMap } from "@kubernetes/client-node";
 import { stringify } from "yaml";
 import { withAccess } from "../../functions/cli/access.ts";
-import { parseCommandLine, type CommandSpec, type OptionName } from "../../functions/cli/args.ts";
+import { parseCommandLine, type CommandSpec } from "../../functions/cli/args.ts";
 import { formatStatusTable, targetStatus } from "../../functions/cli/status.ts";
 import { COMMANDS, main, USAGE } from "../../functions/cli.ts";
 import { loadConfig } from "../../functions/config/load.ts";
