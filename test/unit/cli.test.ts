@@ -3,7 +3,7 @@
 // option of every command, --kubeconfig/--context checked by the config's own schema, and status's table
 // from memory and published endpoints.
 import assert from "node:assert/strict";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, it } from "node:test";
@@ -109,8 +109,9 @@ describe("withAccess (--kubeconfig, --context)", () => {
     assert.throws(() => withAccess(eks, { kubeconfig: "", context: "" }, "c.yaml"), (error: Error) => /^--kubeconfig and --context for cluster entry only of c.yaml: kubeconfig: .*; context: /.test(error.message));
   });
 
-  it("reads an entry's kubeconfig path from the config relative to the config, but the flag's from the working directory", async () => {
+  it("reads an entry's kubeconfig path from the config relative to the config, but the flag's from the working directory", async (t) => {
     const dir = await mkdtemp(join(tmpdir(), "ees-cli-"));
+    t.after(() => rm(dir, { recursive: true, force: true }));
     await writeFile(join(dir, "c.yaml"), stringify({ ...base, clusters: [{ name: "only", kubeconfig: "k.yaml" }] }));
     const config = await loadConfig(join(dir, "c.yaml"));
     assert.equal(config.clusters[0]!.kubeconfig, join(dir, "k.yaml"));
