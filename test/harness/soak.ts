@@ -319,7 +319,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakFigures> {
       const file = path.join(cluster!.local.dir, "soak-cli.yaml");
       await writeFile(file, stringify(input));
       figures.cliRuns++;
-      const child = spawn(process.execPath, [CLI, "sync", "--config", file, "--json"], { stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn(process.execPath, [CLI, "sync", "--config", file, "-o", "json"], { stdio: ["ignore", "pipe", "pipe"] });
       let stdout = "";
       let stderr = "";
       child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));

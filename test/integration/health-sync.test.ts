@@ -128,7 +128,7 @@ describe("rise and fall across separate processes", () => {
     );
     await cluster.grant(configPath);
     const cli = async () => {
-      const { stdout } = await promisify(execFile)(process.execPath, [CLI, "sync", "--config", configPath, "--json"]);
+      const { stdout } = await promisify(execFile)(process.execPath, [CLI, "sync", "--config", configPath, "-o", "json"]);
       const report = JSON.parse(stdout) as RunReport;
       assert.equal(report.ok, true, stdout);
       return { report, ready: await readiness("etcd") };

@@ -120,7 +120,7 @@ describe("memory: hostile content", () => {
     const config = { policy: "upsert-only", clusters: [{ name: "test", kubeconfig: cluster.kubeconfig }], targets: [{ cluster: "test", namespace: NAMESPACE, ...webTarget("bomb", [LIVE]) }] };
     await writeFile(configPath, stringify(config));
     await cluster.grant(configPath);
-    const { stdout } = await promisify(execFile)(process.execPath, ["--max-old-space-size=128", CLI, "sync", "--config", configPath, "--json"], { maxBuffer: 16 * 1024 * 1024 });
+    const { stdout } = await promisify(execFile)(process.execPath, ["--max-old-space-size=128", CLI, "sync", "--config", configPath, "-o", "json"], { maxBuffer: 16 * 1024 * 1024 });
     const report = JSON.parse(stdout) as RunReport;
     assert.equal(report.ok, true, stdout);
     assert.ok(

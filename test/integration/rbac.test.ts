@@ -55,7 +55,7 @@ async function configWithItsRbac(file: string, targets: Record<string, unknown>[
 }
 
 async function sync(path: string): Promise<RunReport> {
-  return JSON.parse(await cli(["sync", "--config", path, "--json"])) as RunReport;
+  return JSON.parse(await cli(["sync", "--config", path, "-o", "json"])) as RunReport;
 }
 
 const statusOf = (call: Promise<unknown>) => call.then(() => 200, (error: { code?: number }) => error.code);

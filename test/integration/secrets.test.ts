@@ -348,7 +348,13 @@ describe("secrets never leave", () => {
       assert.deepEqual(byName.get(target)?.backends.map((backend) => backend.reason), [reason], `${target}: ${JSON.stringify(byName.get(target))}`);
     }
 
-    for (const args of [["sync", "--config", file], ["sync", "--config", file, "--json"], ["sync", "--config", file, "--dry-run"]]) {
+    for (const args of [
+      ["sync", "--config", file],
+      ["sync", "--config", file, "-o", "json"],
+      ["sync", "--config", file, "--dry-run", "--log-level", "debug"],
+      ["status", "--config", file],
+      ["status", "--config", file, "-o", "yaml"],
+    ]) {
       const result = await cli(args);
       assert.equal(result.code, 1, result.stderr);
       assertClean(`CLI ${args.join(" ")}`, result.stdout + result.stderr);
