@@ -1,9 +1,10 @@
 // What a Lambda can run, checked when serverless packages (infra/lambda-checks.cjs and infra/schedule.cjs):
 // the bundled config names no cluster the function cannot reach and no file the bundle leaves out, and its
 // syncIntervalSeconds is a schedule EventBridge can express.
-import { statSync } from "node:fs";
-import { isAbsolute, matchesGlob, relative, resolve, sep } from "node:path";
+import { readFileSync, statSync } from "node:fs";
+import { dirname, isAbsolute, matchesGlob, relative, resolve, sep } from "node:path";
 import { loadConfig } from "../functions/config/load.ts";
+import { parseYaml } from "../functions/config/yaml.ts";
 import type { Config } from "../functions/config/schema.ts";
 
 /** A bundle a Lambda could not run, or a schedule it could not have; the message says what to do instead. */
@@ -19,13 +20,16 @@ export class PackageError extends Error {
 /** Where a file the function reads stands against the bundle. */
 export type Placement = { in: true } | { in: false; why: string };
 
-/**
- * The files serverless bundles: those under `root` matching `package.patterns` (a `!pattern` leaves out what
- * earlier ones took in, as serverless reads them). `where(path)` places an absolute path as the function will
- * look for it: deployed, the bundle's root is the function's working directory.
- */
-export function bundle(root: string, patterns: readonly string[]): (path: string) => Placement {
-  return (path) => {
+/** The files serverless bundles; deployed, `root` is the function's working directory. */
+export interface Bundle {
+  root: string;
+  /** Where an absolute path, as the function will look for it, stands against the bundle. */
+  place(path: string): Placement;
+}
+
+/** The files under `root` matching `package.patterns` (a `!pattern` leaves out what earlier ones took in, as serverless reads them). */
+export function bundle(root: string, patterns: readonly string[]): Bundle {
+  const place = (path: string): Placement => {
     const inRoot = relative(root, path);
     if (inRoot.startsWith("..") || isAbsolute(inRoot)) return { in: false, why: `it is outside the service folder ${root}, and so not in the bundle` };
     const posix = inRoot.split(sep).join("/");
@@ -38,18 +42,19 @@ export function bundle(root: string, patterns: readonly string[]): (path: string
     if (!statSync(path, { throwIfNoEntry: false })?.isFile()) return { in: false, why: `${posix} is no file` };
     return { in: true };
   };
+  return { root, place };
 }
 
 const REACH_IT = "name it by eks: { name, region }, or keep its kubeconfig in kubeconfigParameter (SSM) or kubeconfigSecret (Secrets Manager)";
 
 /**
  * Every way the config (as `loadConfig` read it: its paths made absolute) would fail on Lambda, one line each,
- * naming the entry, the field and the value. `where` places the files it reads (see `bundle`).
+ * naming the entry, the field and the value, and what to do instead.
  */
-export function lambdaProblems(config: Config, where: (path: string) => Placement): string[] {
+export function lambdaProblems(config: Config, files: Bundle): string[] {
   const problems: string[] = [];
   const needsFile = (field: string, path: string, instead: string) => {
-    const placed = where(path);
+    const placed = files.place(path);
     if (!placed.in) problems.push(`${field}: ${path}: ${placed.why}; ${instead}`);
   };
   config.clusters.forEach((cluster, index) => {
@@ -57,7 +62,9 @@ export function lambdaProblems(config: Config, where: (path: string) => Placemen
     if (cluster.inCluster) {
       problems.push(`${entry}.inCluster: true: a Lambda runs in no cluster; ${REACH_IT} (inCluster is for a syncer running in a pod)`);
     } else if (cluster.kubeconfig !== undefined) {
+      const before = problems.length;
       needsFile(`${entry}.kubeconfig`, cluster.kubeconfig, `put the file in the service folder and add it to package.patterns, or ${REACH_IT}`);
+      if (problems.length === before) problems.push(...kubeconfigProblems(`${entry}.kubeconfig: ${cluster.kubeconfig}`, cluster.kubeconfig, files));
     } else if (!cluster.kubeconfigData && !cluster.eks && !cluster.kubeconfigParameter && !cluster.kubeconfigSecret) {
       problems.push(`${entry}: names no way to reach the cluster, so it would read KUBECONFIG or ~/.kube/config, which a Lambda does not have; ${REACH_IT}`);
     }
@@ -71,6 +78,48 @@ export function lambdaProblems(config: Config, where: (path: string) => Placemen
       needsFile(field, path, "put the file in the service folder and add it to package.patterns, or give its PEM text (caPem, certPem, keyPem)");
     }
   });
+  return problems;
+}
+
+type Loose = Record<string, unknown>;
+const records = (value: unknown): Loose[] => (Array.isArray(value) ? value.filter((item): item is Loose => typeof item === "object" && item !== null) : []);
+const field = (record: Loose | undefined, key: string) => (typeof record?.[key] === "string" ? record[key] : undefined);
+
+/**
+ * What a bundled kubeconfig file needs besides itself: the files it names, which the bundle must hold too, and
+ * no plugin command a Lambda lacks (`aws eks get-token`, as `aws eks update-kubeconfig` writes, above all).
+ * As client-node reads them: CA and client certificate paths relative to the kubeconfig, a token-file and a
+ * command's path relative to the working directory (the bundle's root). A kubeconfig that does not parse is
+ * left to the functions, which say what is wrong with it.
+ */
+function kubeconfigProblems(at: string, path: string, files: Bundle): string[] {
+  const parsed = parseYaml(readFileSync(path, "utf8"));
+  if (!parsed.ok || typeof parsed.value !== "object" || parsed.value === null) return [];
+  const kubeconfig = parsed.value as Loose;
+  const base = dirname(path);
+  const needs: [string, string][] = [];
+  records(kubeconfig.clusters).forEach((entry, index) => {
+    const file = field(entry.cluster as Loose | undefined, "certificate-authority");
+    if (file !== undefined) needs.push([`clusters[${index}].cluster.certificate-authority`, resolve(base, file)]);
+  });
+  const problems: string[] = [];
+  records(kubeconfig.users).forEach((entry, index) => {
+    const user = entry.user as Loose | undefined;
+    for (const key of ["client-certificate", "client-key"]) {
+      const file = field(user, key);
+      if (file !== undefined) needs.push([`users[${index}].user.${key}`, resolve(base, file)]);
+    }
+    const token = field(user, "token-file");
+    if (token !== undefined) needs.push([`users[${index}].user.token-file`, resolve(files.root, token)]);
+    const command = field(user?.exec as Loose | undefined, "command");
+    if (command === undefined || command === "node") return;
+    if (command.includes("/")) needs.push([`users[${index}].user.exec.command`, resolve(files.root, command)]);
+    else problems.push(`${at}: users[${index}].user.exec.command: ${command}: a Lambda has no such command (node is the one on its PATH); for EKS, ${REACH_IT}`);
+  });
+  for (const [inside, file] of needs) {
+    const placed = files.place(file);
+    if (!placed.in) problems.push(`${at}: ${inside}: ${file}: ${placed.why}; put the file in the service folder and add it to package.patterns`);
+  }
   return problems;
 }
 
@@ -114,11 +163,11 @@ const NAME_A_CONFIG = "name a config file inside the service folder with --param
  * EES_CONFIG is to the function's working directory) must be in the bundle, and name nothing a Lambda cannot use.
  */
 export async function checkPackage(root: string, patterns: readonly string[], configFile: string): Promise<void> {
-  const where = bundle(root, patterns);
+  const files = bundle(root, patterns);
   const path = resolve(root, configFile);
-  const placed = where(path);
+  const placed = files.place(path);
   if (!placed.in) throw new PackageError(`EES_CONFIG: ${configFile}: ${placed.why}; ${NAME_A_CONFIG}`);
-  const problems = lambdaProblems(await loadConfig(path), where);
+  const problems = lambdaProblems(await loadConfig(path), files);
   if (problems.length > 0) {
     throw new PackageError(`${configFile} names what a Lambda cannot use:\n${problems.map((problem) => `  - ${problem}`).join("\n")}`);
   }

@@ -46,16 +46,16 @@ before(async () => {
 
 describe("bundle", () => {
   it("holds the files package.patterns match, in order: a later !pattern leaves out what an earlier one took in", () => {
-    const where = bundle(service, ["config/**", "!config/secret/**"]);
-    assert.deepEqual(where(join(service, "config/kube.yaml")), { in: true });
-    assert.deepEqual(where(join(service, "config/secret/key.pem")), { in: false, why: "package.patterns in serverless.yml does not bundle config/secret/key.pem" });
-    assert.deepEqual(bundle(service, ["config/kube.yaml"])(join(service, "config/ca.pem")), { in: false, why: "package.patterns in serverless.yml does not bundle config/ca.pem" });
+    const { place } = bundle(service, ["config/**", "!config/secret/**"]);
+    assert.deepEqual(place(join(service, "config/kube.yaml")), { in: true });
+    assert.deepEqual(place(join(service, "config/secret/key.pem")), { in: false, why: "package.patterns in serverless.yml does not bundle config/secret/key.pem" });
+    assert.deepEqual(bundle(service, ["config/kube.yaml"]).place(join(service, "config/ca.pem")), { in: false, why: "package.patterns in serverless.yml does not bundle config/ca.pem" });
   });
 
   it("holds nothing outside the service folder, and no file that does not exist", () => {
-    assert.deepEqual(bundle(service, ["**"])("/etc/hostname"), { in: false, why: `it is outside the service folder ${service}, and so not in the bundle` });
-    assert.deepEqual(bundle(service, ["**"])(join(service, "config/gone.yaml")), { in: false, why: "config/gone.yaml is no file" });
-    assert.deepEqual(bundle(service, ["**"])(join(service, "config")), { in: false, why: "config is no file" });
+    assert.deepEqual(bundle(service, ["**"]).place("/etc/hostname"), { in: false, why: `it is outside the service folder ${service}, and so not in the bundle` });
+    assert.deepEqual(bundle(service, ["**"]).place(join(service, "config/gone.yaml")), { in: false, why: "config/gone.yaml is no file" });
+    assert.deepEqual(bundle(service, ["**"]).place(join(service, "config")), { in: false, why: "config is no file" });
   });
 });
 
@@ -85,6 +85,29 @@ describe("lambdaProblems", () => {
       `clusters[1] (laptop): names no way to reach the cluster, so it would read KUBECONFIG or ~/.kube/config, which a Lambda does not have; ${reach}`,
       `clusters[2] (home).kubeconfig: ${join(process.env.HOME ?? "", ".kube/config")}: it is outside the service folder ${service}, and so not in the bundle; put the file in the service folder and add it to package.patterns, or ${reach}`,
       `clusters[3] (left-out).kubeconfig: ${join(service, "config/kube.yaml")}: package.patterns in serverless.yml does not bundle config/kube.yaml; put the file in the service folder and add it to package.patterns, or ${reach}`,
+    ]);
+  });
+
+  it("refuses a bundled kubeconfig's files the bundle leaves out, and plugin commands a Lambda does not have", async () => {
+    const kubeconfig = (user: Record<string, unknown>, cluster: Record<string, unknown> = {}) =>
+      stringify({ clusters: [{ name: "k", cluster: { server: "https://192.0.2.9", ...cluster } }], users: [{ name: "u", user }], contexts: [{ name: "k", context: { cluster: "k", user: "u" } }], "current-context": "k" });
+    await writeFile(join(service, "config/kind.yaml"), kubeconfig({ "client-certificate": "certs/client.crt", "client-key": "/etc/client.key", "token-file": "config/token" }, { "certificate-authority": "ca.pem" }));
+    await writeFile(join(service, "config/eks.yaml"), kubeconfig({ exec: { apiVersion: "client.authentication.k8s.io/v1beta1", command: "aws", args: ["eks", "get-token", "--cluster-name", "prod"] } }));
+    await writeFile(join(service, "config/node.yaml"), kubeconfig({ exec: { apiVersion: "client.authentication.k8s.io/v1beta1", command: "node", args: ["config/token.mjs"] } }));
+    await writeFile(join(service, "config/script.yaml"), kubeconfig({ exec: { apiVersion: "client.authentication.k8s.io/v1beta1", command: "./bin/token" } }));
+    const config = {
+      clusters: ["kind", "eks", "node", "script"].map((name) => ({ name, kubeconfig: `${name}.yaml` })),
+      targets: [target({ cluster: "kind" })],
+    };
+    const at = (name: string) => `clusters[${["kind", "eks", "node", "script"].indexOf(name)}] (${name}).kubeconfig: ${join(service, `config/${name}.yaml`)}`;
+    const bundleIt = "put the file in the service folder and add it to package.patterns";
+    assert.deepEqual(await problemsOf(config, ["config/*.yaml", "config/ca.pem"]), [
+      `${at("kind")}: users[0].user.client-certificate: ${join(service, "config/certs/client.crt")}: package.patterns in serverless.yml does not bundle config/certs/client.crt; ${bundleIt}`,
+      `${at("kind")}: users[0].user.client-key: /etc/client.key: it is outside the service folder ${service}, and so not in the bundle; ${bundleIt}`,
+      // As client-node reads it: relative to the working directory, which deployed is the bundle's root.
+      `${at("kind")}: users[0].user.token-file: ${join(service, "config/token")}: package.patterns in serverless.yml does not bundle config/token; ${bundleIt}`,
+      `${at("eks")}: users[0].user.exec.command: aws: a Lambda has no such command (node is the one on its PATH); for EKS, name it by eks: { name, region }, or keep its kubeconfig in kubeconfigParameter (SSM) or kubeconfigSecret (Secrets Manager)`,
+      `${at("script")}: users[0].user.exec.command: ${join(service, "bin/token")}: package.patterns in serverless.yml does not bundle bin/token; ${bundleIt}`,
     ]);
   });
 
