@@ -53,18 +53,19 @@ const REACH_IT = "name it by eks: { name, region }, or keep its kubeconfig in ku
  */
 export function lambdaProblems(config: Config, files: Bundle): string[] {
   const problems: string[] = [];
-  const needsFile = (field: string, path: string, instead: string) => {
+  const needsFile = (field: string, path: string, instead: string): boolean => {
     const placed = files.place(path);
     if (!placed.in) problems.push(`${field}: ${path}: ${placed.why}; ${instead}`);
+    return placed.in;
   };
   config.clusters.forEach((cluster, index) => {
     const entry = `clusters[${index}] (${cluster.name})`;
     if (cluster.inCluster) {
       problems.push(`${entry}.inCluster: true: a Lambda runs in no cluster; ${REACH_IT} (inCluster is for a syncer running in a pod)`);
     } else if (cluster.kubeconfig !== undefined) {
-      const before = problems.length;
-      needsFile(`${entry}.kubeconfig`, cluster.kubeconfig, `put the file in the service folder and add it to package.patterns, or ${REACH_IT}`);
-      if (problems.length === before) problems.push(...kubeconfigProblems(`${entry}.kubeconfig: ${cluster.kubeconfig}`, cluster.kubeconfig, files));
+      if (needsFile(`${entry}.kubeconfig`, cluster.kubeconfig, `put the file in the service folder and add it to package.patterns, or ${REACH_IT}`)) {
+        problems.push(...kubeconfigProblems(`${entry}.kubeconfig: ${cluster.kubeconfig}`, cluster.kubeconfig, files));
+      }
     } else if (!cluster.kubeconfigData && !cluster.eks && !cluster.kubeconfigParameter && !cluster.kubeconfigSecret) {
       problems.push(`${entry}: names no way to reach the cluster, so it would read KUBECONFIG or ~/.kube/config, which a Lambda does not have; ${REACH_IT}`);
     }
@@ -158,16 +159,21 @@ export async function syncSchedule(root: string, configFile: string): Promise<{ 
 
 const NAME_A_CONFIG = "name a config file inside the service folder with --param configFile=PATH (and leave EES_CONFIG unset: it overrides configFile)";
 
+/** Lambda's limit on open files (RLIMIT_NOFILE), which bounds checkConcurrency. */
+export const LAMBDA_OPEN_FILES = 1024;
+
 /**
  * Refuses a package whose functions could not run: the config they read (`configFile`, relative to `root` as
- * EES_CONFIG is to the function's working directory) must be in the bundle, and name nothing a Lambda cannot use.
+ * EES_CONFIG is to the function's working directory) must be in the bundle, pass the checks the functions make
+ * when they load it (within the sync function's timeout and Lambda's open files; a ConfigError otherwise), and
+ * name nothing a Lambda cannot use.
  */
-export async function checkPackage(root: string, patterns: readonly string[], configFile: string): Promise<void> {
+export async function checkPackage(root: string, patterns: readonly string[], configFile: string, syncTimeoutSeconds: number): Promise<void> {
   const files = bundle(root, patterns);
   const path = resolve(root, configFile);
   const placed = files.place(path);
   if (!placed.in) throw new PackageError(`EES_CONFIG: ${configFile}: ${placed.why}; ${NAME_A_CONFIG}`);
-  const problems = lambdaProblems(await loadConfig(path), files);
+  const problems = lambdaProblems(await loadConfig(path, { syncTimeoutSeconds, openFiles: LAMBDA_OPEN_FILES }), files);
   if (problems.length > 0) {
     throw new PackageError(`${configFile} names what a Lambda cannot use:\n${problems.map((problem) => `  - ${problem}`).join("\n")}`);
   }

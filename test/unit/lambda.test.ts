@@ -130,7 +130,7 @@ describe("lambdaProblems", () => {
 
 describe("checkPackage", () => {
   it("passes serverless.yml's default config, bundled as its package.patterns bundle it", async () => {
-    await checkPackage(ROOT, ["infra/examples/eks-etcd.yaml"], "infra/examples/eks-etcd.yaml");
+    await checkPackage(ROOT, ["infra/examples/eks-etcd.yaml"], "infra/examples/eks-etcd.yaml", 60);
   });
 
   it("refuses every other example: they run in a cluster (inCluster) or from a kubeconfig in ~", async () => {
@@ -138,14 +138,26 @@ describe("checkPackage", () => {
     assert.ok(examples.length >= 4);
     for (const name of examples) {
       const file = `infra/examples/${name}`;
-      await assert.rejects(checkPackage(ROOT, [file], file), (error: Error) => error instanceof PackageError && error.message.startsWith(`${file} names what a Lambda cannot use:\n  - clusters[0] `));
+      await assert.rejects(checkPackage(ROOT, [file], file, 60), (error: Error) => error instanceof PackageError && error.message.startsWith(`${file} names what a Lambda cannot use:\n  - clusters[0] `));
     }
+  });
+
+  it("refuses what the functions would refuse when they load the config: fast detection past their timeout, more probes than Lambda's open files", async () => {
+    const dir = await serviceWith({ "c.yaml": stringify({ checkConcurrency: 1000, syncIntervalSeconds: 120, fastDetection: { forSeconds: 90 }, clusters: [{ name: "prod", eks: { name: "prod", region: "eu-west-1" } }], targets: [] }) });
+    await assert.rejects(checkPackage(dir, ["c.yaml"], "c.yaml", 60), {
+      name: "ConfigError",
+      message: [
+        `invalid config ${join(dir, "c.yaml")}:`,
+        "  - fastDetection.forSeconds: expected less than the sync function's timeout (60 s), got 90",
+        "  - checkConcurrency: expected at most 924: 1000 probes at once hold as many sockets, this process may open 1024 files (ulimit -n), and 100 are kept for other than probes, got 1000",
+      ].join("\n"),
+    });
   });
 
   it("refuses a config the functions would read from outside the bundle (EES_CONFIG set when packaging)", async () => {
     const outside = await serviceWith({ "mine.yaml": stringify({ clusters: [{ name: "prod", eks: { name: "prod", region: "eu-west-1" } }], targets: [] }) });
     const configFile = join(outside, "mine.yaml");
-    await assert.rejects(checkPackage(service, ["config/**"], configFile), {
+    await assert.rejects(checkPackage(service, ["config/**"], configFile, 60), {
       name: "PackageError",
       message: `EES_CONFIG: ${configFile}: it is outside the service folder ${service}, and so not in the bundle; name a config file inside the service folder with --param configFile=PATH (and leave EES_CONFIG unset: it overrides configFile)`,
     });
