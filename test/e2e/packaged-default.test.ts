@@ -36,11 +36,6 @@ import { startEtcdCluster, type EtcdCluster } from "../harness/etcd-cluster.ts";
 import { startMoto, type Moto } from "../harness/moto.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
-/**
- * `sls package --param` settings: none, for the defaults. Until serverless.yml's default config is EKS by name
- * (issue 14's deploy-default branch), its etcd example reached that way.
- */
-const PACKAGE_PARAMS: string[] = ["configFile=test/fixtures/etcd-eks.yaml"];
 /** The V8 heap limits Lambda's Node.js runtime gives a 128 MB function (as test/bench/coldstart.bench.ts). */
 const LAMBDA_128_MB_FLAGS = ["--max-semi-space-size=6", "--max-old-space-size=116"];
 /** Whom moto's GetCallerIdentity names for keys IAM does not know: the access entry's principal, unless the config names a role. */
@@ -76,14 +71,14 @@ let members: { address: string; hostname?: string }[];
 before(async () => {
   work = await mkdtemp(join(tmpdir(), "ees-packaged-default-"));
   const defaults = (parse(await readFile(join(ROOT, "serverless.yml"), "utf8")) as { params: { default: { configFile: string } } }).params.default;
-  configFile = PACKAGE_PARAMS.find((param) => param.startsWith("configFile="))?.slice("configFile=".length) ?? defaults.configFile;
+  configFile = defaults.configFile;
   // Read from the repository, so the world is built while packaging runs; the zip's copy is checked equal below.
   config = await loadConfig(join(ROOT, configFile));
 
   const packageSync = async () => {
     const packageDir = join(work, "package");
     const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("AWS_") && name !== "EES_CONFIG"));
-    await promisify(execFile)(join(ROOT, "node_modules/.bin/sls"), ["package", "--package", packageDir, ...PACKAGE_PARAMS.flatMap((param) => ["--param", param])], {
+    await promisify(execFile)(join(ROOT, "node_modules/.bin/sls"), ["package", "--package", packageDir], {
       cwd: ROOT,
       // Node 22 from node_modules before the machine's, as `npm test` would put it.
       env: { ...env, HOME: work, PATH: `${join(ROOT, "node_modules/.bin")}:${process.env.PATH}` },
