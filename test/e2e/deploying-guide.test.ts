@@ -95,6 +95,9 @@ const CHECKS: Record<string, (output: string) => Promise<void>> = {
   async endpointslices(output) {
     for (const member of MEMBERS) assert.match(output, new RegExp(member.replaceAll(".", "\\.")));
   },
+  async status(output) {
+    for (const member of MEMBERS) assert.match(output, new RegExp(member.replaceAll(".", "\\.")));
+  },
   async heartbeat(output) {
     assert.match(output, /^\d{4}-\d\d-\d\dT[\d:.]+Z {2}3 ready, 0 not ready$/m, "the stamp and the counts");
     assert.match(output, /EndpointsChanged/);
@@ -206,7 +209,8 @@ async function adminKubectl(...args: string[]): Promise<string> {
 /** The files git knows (committed or not), and node_modules by link: a clone after `npm ci`. */
 async function copyRepository(to: string): Promise<void> {
   const { stdout } = await promisify(execFile)("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 });
-  for (const file of stdout.split("\0").filter(Boolean)) {
+  // A work tree whose node_modules is a link (not ignored as a folder) lists it: it is linked below.
+  for (const file of stdout.split("\0").filter((file) => file && file !== "node_modules")) {
     await mkdir(dirname(join(to, file)), { recursive: true });
     await copyFile(join(ROOT, file), join(to, file)).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== "ENOENT") throw error; // deleted in the work tree, not yet in git
