@@ -7,7 +7,7 @@
 // block runs and exits 0 (those in PENDING run too, but report as todo until their feature lands); the guide's
 // RBAC lets the functions sync and no more (the stand-in syncer is only in the group it binds), its package has
 // both bundles and the alarms, its checks show three ready members with a heartbeat stamp and an Event, its
-// SigV4-signed trigger plans and syncs, and its uninstall leaves nothing of ours in the cluster.
+// SigV4-signed trigger answers a dry run and a sync, and its uninstall leaves nothing of ours in the cluster.
 //
 // Stand-ins, where a block needs a real AWS account (see REAL_ACCOUNT): a deploy starts serverless offline on
 // the config the block names, with its EKS cluster entry swapped for a kubeconfig of the local API server (moto
@@ -63,7 +63,7 @@ const REAL_ACCOUNT: Record<string, StandIn> = {
  * failed test. Once the feature is merged, delete its line here.
  */
 const PENDING: Record<string, string> = {
-  status: "`external-endpoint-syncer status --target` and `--context` (issue 14, item 7)",
+  status: "`external-endpoint-syncer status` with --kubeconfig and --context (issue 14, item 7; branch cli-habits)",
 };
 
 /** Variables a block runs with and must not keep: update-kubeconfig writes moto's make-believe endpoint, kept out of ~/.kube/config. */
