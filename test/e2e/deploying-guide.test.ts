@@ -1,20 +1,23 @@
 // docs/deploying.md, run as a reader would: every ```sh block in order, in one shell whose exported variables
-// carry from block to block, in a copy of the repository. AWS is moto's server (AWS_ENDPOINT_URL), the EKS
-// cluster is a real local API server, and the deployed functions are serverless offline.
+// carry from block to block, in a copy of the repository. AWS is moto's server (AWS_ENDPOINT_URL: the AWS CLI
+// and `sls deploy`, `rollback` and `remove`, whose CloudFormation stack moto makes), the EKS cluster is a real
+// local API server, and the deployed functions, which moto cannot run, are serverless offline.
 //
 // Cases: the guide's shell blocks are exactly the ones this file knows, each named by `step=`; the ones marked
 // `aws-account` begin with the visible `# needs a real AWS account` and are exactly REAL_ACCOUNT; every other
 // block runs and exits 0 (those in PENDING run too, but report as todo until their feature lands); the guide's
 // RBAC lets the functions sync and no more (the stand-in syncer is only in the group it binds), its package has
 // both bundles and the alarms, its checks show three ready members with a heartbeat stamp and an Event, its
-// SigV4-signed trigger answers a dry run and a sync, and its uninstall leaves nothing of ours in the cluster.
+// SigV4-signed trigger answers a dry run and a sync, its deploy makes the role its access entry names, and its
+// uninstall leaves nothing of ours in the cluster and no stack.
 //
-// Stand-ins, where a block needs a real AWS account (see REAL_ACCOUNT): a deploy starts serverless offline on
-// the config the block names, with its EKS cluster entry swapped for a kubeconfig of the local API server (moto
-// cannot make an API server, and the local one does not take EKS tokens) and the members' addresses swapped for
-// test hosts in a network namespace (no test may send a probe to 10.0.0.0/8), then runs the scheduled function
-// once; the trigger's URL is a made-up API Gateway that checks the SigV4 signature curl made with the test's
-// keys (API Gateway's AWS_IAM check cannot run here) and passes the request on with offline's bearer token.
+// Stand-ins: after a deploy (FUNCTIONS_AFTER), serverless offline runs the functions on the config the block
+// deployed, with its EKS cluster entry swapped for a kubeconfig of the local API server (moto cannot make an API
+// server, and the local one does not take EKS tokens) and the members' addresses swapped for test hosts in a
+// network namespace (no test may send a probe to 10.0.0.0/8), and runs the scheduled function once. Where a
+// block needs a real AWS account (REAL_ACCOUNT), the trigger's URL is a made-up API Gateway that checks the SigV4
+// signature curl made with the test's keys (API Gateway's AWS_IAM check cannot run here; moto's stack has no
+// URL) and passes the request on with offline's bearer token.
 import assert from "node:assert/strict";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -44,18 +47,25 @@ const NEEDS_AWS_COMMENT = "# needs a real AWS account";
 
 type StandIn = () => Promise<void>;
 
-/** Blocks marked `aws-account` in the guide, and what this test does in their place. */
+/**
+ * Blocks marked `aws-account` in the guide, and what this test does in their place. moto (5.2.5) has no access
+ * entries, no URL in the stack's outputs, no function logs, and fails the next deploy after a rollback that
+ * found nothing to change (its delete_change_set).
+ */
 const REAL_ACCOUNT: Record<string, StandIn> = {
-  deploy: () => deployStandIn("config/prod.yaml"),
   // The stand-in syncer's user is already in the group the entry would map the role to.
   "access-entry": async () => {},
   "trigger-url": async () => void (exported.URL = apiGateway.url),
-  observe: async () => {},
-  // The same code and config as the running stand-in: nothing to restart.
-  "upgrade-deploy": async () => {},
+  logs: async () => {},
   rollback: async () => {},
-  "uninstall-deploy": () => deployStandIn("config/uninstall.yaml"),
-  "uninstall-remove": stopOffline,
+  "uninstall-access-entry": async () => {},
+};
+
+/** What the deployed functions do after a block, here. */
+const FUNCTIONS_AFTER: Record<string, StandIn> = {
+  deploy: () => startFunctions("config/prod.yaml"),
+  "uninstall-deploy": () => startFunctions("config/uninstall.yaml"),
+  "uninstall-remove": stopFunctions,
 };
 
 /**
@@ -91,6 +101,16 @@ const CHECKS: Record<string, (output: string) => Promise<void>> = {
     assert.equal(resources.filter((resource) => resource.Type === "AWS::CloudWatch::Alarm").length, 3);
     const sync = resources.find((resource) => resource.Properties.FunctionName === "external-endpoint-syncer-prod-sync");
     assert.equal((sync?.Properties.Environment as { Variables: Record<string, string> }).Variables.EES_CONFIG, "config/prod.yaml");
+  },
+  async deploy() {
+    const role = await aws("iam", "get-role", "--role-name", exported.ROLE_ARN!.split("/").at(-1)!, "--query", "Role.Arn", "--output", "text");
+    assert.equal(role, exported.ROLE_ARN, "the role the access entry names");
+  },
+  async "deploy-list"(output) {
+    assert.equal([...output.matchAll(/^Timestamp: \d+$/gm)].length, 1, "step 5's deploy");
+  },
+  async "uninstall-remove"() {
+    await assert.rejects(aws("cloudformation", "describe-stacks", "--stack-name", "external-endpoint-syncer-prod"), /does not exist/);
   },
   async endpointslices(output) {
     for (const member of MEMBERS) assert.match(output, new RegExp(member.replaceAll(".", "\\.")));
@@ -193,7 +213,7 @@ before(async () => {
 });
 
 after(async () => {
-  await stopOffline();
+  await stopFunctions();
   apiGateway?.server.close();
   await Promise.all([moto?.stop(), cluster?.stop(), fleet?.stop()]);
   await network?.destroy();
@@ -203,6 +223,12 @@ after(async () => {
 /** kubectl as cluster-admin, apart from the reader's shell: what the test itself looks at. */
 async function adminKubectl(...args: string[]): Promise<string> {
   const { stdout } = await promisify(execFile)("kubectl", ["--kubeconfig", cluster.local.adminKubeconfig, ...args], { env: { ...process.env, PATH: baseEnv.PATH } });
+  return stdout.trim();
+}
+
+/** The AWS CLI against moto, apart from the reader's shell: what the test itself looks at. */
+async function aws(...args: string[]): Promise<string> {
+  const { stdout } = await promisify(execFile)("python3", ["-m", "awscli", ...args], { env: { ...process.env, ...baseEnv, AWS_DEFAULT_REGION: REGION } });
   return stdout.trim();
 }
 
@@ -258,9 +284,9 @@ async function standInConfig(file: string): Promise<string> {
   return path;
 }
 
-/** `sls deploy` here: serverless offline on that config, then one run of the scheduled function. */
-async function deployStandIn(file: string): Promise<void> {
-  await stopOffline();
+/** The deployed functions: serverless offline on that config, then one run of the scheduled function. */
+async function startFunctions(file: string): Promise<void> {
+  await stopFunctions();
   offlineOutput = "";
   // node_modules/.bin first, as npx would: its Node 22 runs the functions.
   const env = { ...process.env, ...baseEnv, PATH: `${join(workspace, "node_modules/.bin")}:${baseEnv.PATH}`, EES_CONFIG: await standInConfig(file), SYNC_TRIGGER_TOKEN: OFFLINE_TOKEN, OFFLINE_HTTP_PORT: String(offlinePorts.http), OFFLINE_LAMBDA_PORT: String(offlinePorts.lambda) };
@@ -275,7 +301,7 @@ async function deployStandIn(file: string): Promise<void> {
   assert.equal(summary.ok, true, `the scheduled run: ${JSON.stringify(summary)}\n${offlineOutput}`);
 }
 
-async function stopOffline(): Promise<void> {
+async function stopFunctions(): Promise<void> {
   const running = offline;
   offline = undefined;
   if (!running || running.exitCode !== null) return;
@@ -362,6 +388,7 @@ describe("docs/deploying.md", () => {
     it(`${block.step}: runs`, { todo: PENDING[block.step] }, async () => {
       const output = await runBlock(block);
       await CHECKS[block.step]?.(output);
+      await FUNCTIONS_AFTER[block.step]?.();
     });
   }
 
