@@ -207,6 +207,8 @@ before(async () => {
     AWS_ACCESS_KEY_ID: KEYS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: KEYS.secretAccessKey,
     AWS_EC2_METADATA_DISABLED: "true",
+    // npx would otherwise ask the registry for a newer npm on every block.
+    npm_config_update_notifier: "false",
   };
   offlinePorts = { http: await freePort(), lambda: await freePort() };
   apiGateway = await startApiGateway();
