@@ -17,6 +17,12 @@ export const COMMANDS: Record<string, Command> = {
     options: ["config", "dry-run", "target", "installation", "kubeconfig", "context", "output"],
     run: async (args) => (await import("./cli/sync.ts")).sync(args),
   },
+  run: {
+    synopsis: "--config FILE [--every DURATION] [--health-addr [HOST]:PORT] [--installation NAME] [--kubeconfig FILE] [--context NAME]",
+    summary: "sync every interval in this process until SIGTERM or SIGINT (a VM, a container, a pod)",
+    options: ["config", "every", "health-addr", "installation", "kubeconfig", "context"],
+    run: async (args) => (await import("./cli/run.ts")).run(args),
+  },
   status: {
     synopsis: "--config FILE [--target NAME]... [--installation NAME] [--kubeconfig FILE] [--context NAME] [-o table|json|yaml]",
     summary: "show, per backend, what the syncer remembers (health, streak, last reason, since, sources)\nand whether it is published ready; reads only",
@@ -63,6 +69,10 @@ ${Object.entries(COMMANDS)
                   (its current context unless --context names one), or this context of its own kubeconfig
   -o, --output table|json|yaml
                   a table (the default), or the full report as JSON or YAML
+  --every DURATION
+                  run: the interval, as 30s, 1m or 1m30s (default: the config's syncIntervalSeconds)
+  --health-addr [HOST]:PORT
+                  run: answer GET /healthz there (200 while runs keep finishing, else 503), as :8080
   --cluster NAME  rbac: only this cluster entry's objects (default: every cluster's, each under its name)
   --group G, --user U, --service-account NS/NAME
                   rbac: whom the bindings grant to (default: the group ${MANAGER})

@@ -19,6 +19,8 @@ const OPTIONS = {
   group: { type: "string" },
   user: { type: "string" },
   "service-account": { type: "string" },
+  every: { type: "string" },
+  "health-addr": { type: "string" },
   "log-level": { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },

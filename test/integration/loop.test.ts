@@ -1,0 +1,219 @@
+// `run --every` as a pod runs it, against a real API server and real backends in a network namespace: the
+// manifests of infra/kubernetes/ created in the API server with strict field validation (no kubelet runs here, so
+// nothing starts them), a token for their ServiceAccount from the TokenRequest API, the RBAC that
+// `rbac --service-account` prints for the config, then the Deployment's own arguments started with the in-cluster
+// environment (KUBERNETES_SERVICE_HOST/PORT) and the token, CA and namespace mounted at
+// /var/run/secrets/kubernetes.io/serviceaccount (in a private mount namespace, so the host's path is untouched).
+//
+// Cases: the process syncs as the ServiceAccount, every write allowed; /healthz answers 200 while it runs; a
+// backend that goes down is published not ready by fast detection within the same tick; SIGTERM ends it with
+// exit 0 well within its grace period.
+import assert from "node:assert/strict";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import https from "node:https";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import readline from "node:readline";
+import { after, before, describe, it } from "node:test";
+import { promisify } from "node:util";
+import { CoreV1Api, KubeConfig, type KubernetesObject, type V1Deployment, type V1EndpointSlice } from "@kubernetes/client-node";
+import { parse, parseAllDocuments, stringify } from "yaml";
+import { applyRbac } from "../../infra/control-plane/local-cluster.ts";
+import { createTestNetwork, type BackendFleet, type TestNetwork } from "../../infra/netns/test-network.ts";
+import type { RbacObject } from "../../functions/kube/rbac.ts";
+import { STOP_GRACE_MS } from "../../functions/loop.ts";
+import { eventually, selectorlessService, startTestCluster, type AuditEvent, type TestCluster } from "../harness/cluster.ts";
+
+const NAMESPACE = "ees-loop";
+const CLI = path.join(import.meta.dirname, "../../functions/cli.ts");
+const MANIFESTS = path.join(import.meta.dirname, "../../infra/kubernetes/deployment.yaml");
+const BACKENDS = ["198.18.161.2", "198.18.161.3"];
+const PORT = 8080;
+const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+let cluster: TestCluster;
+let network: TestNetwork;
+let fleet: BackendFleet;
+let dir: string;
+let admin: { server: string; ca: string; token: string };
+
+before(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), "ees-loop-"));
+  cluster = await startTestCluster([NAMESPACE]);
+  network = await createTestNetwork({ name: "ees-loop", subnetIndex: 161 });
+  await network.addAddresses(BACKENDS);
+  fleet = await network.startBackends();
+  for (const address of BACKENDS) await fleet.listen(address, PORT);
+  await cluster.admin.core.createNamespacedService({ namespace: NAMESPACE, body: selectorlessService(NAMESPACE, "web", [{ name: "http", port: PORT }]) });
+  const kubeconfig = parse(await readFile(cluster.local.adminKubeconfig, "utf8"));
+  admin = { server: cluster.local.server, ca: await readFile(kubeconfig.clusters[0].cluster["certificate-authority"], "utf8"), token: kubeconfig.users[0].user.token };
+});
+
+after(async () => {
+  await network?.destroy();
+  await cluster?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** The API server's REST path of a namespaced object's collection, for the kinds the manifests hold. */
+function collectionPath(object: KubernetesObject): string {
+  const namespace = object.metadata?.namespace;
+  const paths: Record<string, string> = {
+    Namespace: "/api/v1/namespaces",
+    ServiceAccount: `/api/v1/namespaces/${namespace}/serviceaccounts`,
+    ConfigMap: `/api/v1/namespaces/${namespace}/configmaps`,
+    Deployment: `/apis/apps/v1/namespaces/${namespace}/deployments`,
+  };
+  const found = paths[object.kind ?? ""];
+  if (!found) throw new Error(`no path for kind ${object.kind}`);
+  return found;
+}
+
+/** Creates an object as cluster-admin with fieldValidation=Strict: an unknown or duplicate field is an error, not a warning. */
+function createStrict(object: KubernetesObject): Promise<{ status: number; body: string }> {
+  const url = new URL(`${collectionPath(object)}?fieldValidation=Strict`, admin.server);
+  return new Promise((resolve, reject) => {
+    const request = https.request(
+      url,
+      { method: "POST", ca: admin.ca, headers: { authorization: `Bearer ${admin.token}`, "content-type": "application/json" }, timeout: 10_000 },
+      (response) => {
+        let body = "";
+        response.setEncoding("utf8").on("data", (chunk: string) => (body += chunk));
+        response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
+      },
+    );
+    request.on("timeout", () => request.destroy(new Error(`POST ${url} timed out`)));
+    request.on("error", reject);
+    request.end(JSON.stringify(object));
+  });
+}
+
+async function cli(args: string[]): Promise<string> {
+  const { stdout } = await promisify(execFile)(process.execPath, [CLI, ...args]);
+  return stdout;
+}
+
+/** JSON log lines of a running process, as they arrive. */
+function logLines(child: ChildProcess): { lines: Record<string, unknown>[]; find(message: string): Promise<Record<string, unknown>> } {
+  const lines: Record<string, unknown>[] = [];
+  const waiters: (() => void)[] = [];
+  for (const stream of [child.stdout!, child.stderr!]) {
+    readline.createInterface({ input: stream }).on("line", (line) => {
+      try {
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        lines.push({ message: "(not JSON)", line });
+      }
+      for (const wake of waiters.splice(0)) wake();
+    });
+  }
+  return {
+    lines,
+    async find(message) {
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const found = lines.find((line) => line.message === message);
+        if (found) return found;
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no log line ${JSON.stringify(message)}; got:\n${lines.map((line) => JSON.stringify(line)).join("\n")}`);
+        await new Promise<void>((resolve) => {
+          waiters.push(resolve);
+          setTimeout(resolve, 500);
+        });
+      }
+    },
+  };
+}
+
+describe("run --every as a pod in the cluster", () => {
+  it("syncs as its ServiceAccount, is live, detects a backend going down between ticks, and exits 0 on SIGTERM", async () => {
+    // Prepare: the manifests, as `kubectl apply -f infra/kubernetes/` would create them.
+    const manifests = parseAllDocuments(await readFile(MANIFESTS, "utf8")).map((document) => document.toJS() as KubernetesObject);
+    assert.deepEqual(manifests.map((object) => object.kind), ["Namespace", "ServiceAccount", "Deployment"]);
+    for (const object of manifests) {
+      const created = await createStrict(object);
+      assert.equal(created.status, 201, `${object.kind} ${object.metadata?.name}: ${created.body}`);
+    }
+    const deployment = manifests.find((object) => object.kind === "Deployment") as V1Deployment;
+    const pod = deployment.spec!.template.spec!;
+    const account = { namespace: deployment.metadata!.namespace!, name: pod.serviceAccountName! };
+    const args = pod.containers[0]!.args!;
+
+    // The config as its ConfigMap would hold it, for the Deployment's own arguments; fast detection every second.
+    const configPath = path.join(dir, "config.yaml");
+    const config = {
+      fastDetection: { everySeconds: 1, forSeconds: 25 },
+      clusters: [{ name: "here", inCluster: true }],
+      targets: [{ name: "web", cluster: "here", namespace: NAMESPACE, service: "web", ports: [{ name: "http", port: PORT }], sources: [{ static: BACKENDS.map((address) => ({ address })) }], check: { http: { path: "/", timeoutMs: 1000 } } }],
+    };
+    await writeFile(configPath, stringify(config));
+    const configMap = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: pod.volumes![0]!.configMap!.name, namespace: account.namespace }, data: { "config.yaml": stringify(config) } };
+    assert.equal((await createStrict(configMap)).status, 201);
+
+    const rbac = parseAllDocuments(await cli(["rbac", "--config", configPath, "--service-account", `${account.namespace}/${account.name}`])).map((document) => document.toJS() as RbacObject);
+    await applyRbac(cluster.local.adminKubeconfig, rbac);
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromFile(cluster.local.adminKubeconfig);
+    const tokenRequest = await kubeConfig.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({ name: account.name, namespace: account.namespace, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
+    const mounted = path.join(dir, "serviceaccount");
+    await mkdir(mounted);
+    await writeFile(path.join(mounted, "token"), tokenRequest.status!.token!);
+    await writeFile(path.join(mounted, "namespace"), account.namespace);
+    await writeFile(path.join(mounted, "ca.crt"), admin.ca);
+
+    const podArgs = args.map((arg, index) => (args[index - 1] === "--config" ? configPath : args[index - 1] === "--health-addr" ? "127.0.0.1:0" : arg));
+    assert.deepEqual(podArgs.filter((arg, index) => args[index] === arg), ["run", "--config", "--every", "30s", "--health-addr"]);
+    const { port } = new URL(cluster.local.server);
+    const auditMark = await cluster.auditMark();
+
+    // Act: a tmpfs over /run (where /var/run points) in a private mount namespace, the service account bound into it.
+    const script = `mount -t tmpfs tmpfs /run && mkdir -p ${SERVICE_ACCOUNT_DIR} && mount --bind "$0" ${SERVICE_ACCOUNT_DIR} && exec "$@"`;
+    const env = { PATH: process.env.PATH, KUBERNETES_SERVICE_HOST: "127.0.0.1", KUBERNETES_SERVICE_PORT: port };
+    const child = spawn("unshare", ["--mount", "--propagation", "private", "sh", "-c", script, mounted, process.execPath, CLI, ...podArgs], { env, stdio: ["ignore", "pipe", "pipe"] });
+    // "close": its output read to the end, too.
+    const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
+    try {
+      const log = logLines(child);
+      const started = await log.find("loop started");
+      const liveness = (started.liveness as { port: number }).port;
+      assert.equal(started.intervalSeconds, 30);
+
+      const slices = () => cluster.admin.discovery.listNamespacedEndpointSlice({ namespace: NAMESPACE, labelSelector: "kubernetes.io/service-name=web" });
+      const readiness = (items: V1EndpointSlice[]) =>
+        Object.fromEntries(items.flatMap((slice) => slice.endpoints ?? []).map((endpoint) => [endpoint.addresses[0], endpoint.conditions?.ready]));
+      const published = await eventually(slices, (list) => readiness(list.items)[BACKENDS[0]!] === true && readiness(list.items)[BACKENDS[1]!] === true);
+      assert.deepEqual(readiness(published.items), { [BACKENDS[0]!]: true, [BACKENDS[1]!]: true });
+
+      const healthz = await fetch(`http://127.0.0.1:${liveness}/healthz`);
+      assert.equal(healthz.status, 200);
+      assert.equal(((await healthz.json()) as { live: boolean }).live, true);
+
+      // A backend goes down; fast detection (rounds every second) publishes it before the tick ends.
+      const runsBefore = log.lines.filter((line) => line.message === "sync finished").length;
+      const changed = Date.now();
+      await fleet.close(BACKENDS[1]!, PORT);
+      const detected = await eventually(slices, (list) => readiness(list.items)[BACKENDS[1]!] === false);
+      assert.deepEqual(readiness(detected.items), { [BACKENDS[0]!]: true, [BACKENDS[1]!]: false });
+      const runsAfter = log.lines.filter((line) => line.message === "sync finished").length;
+      assert.equal(runsAfter, runsBefore, `detected in ${Date.now() - changed} ms by a round of the same tick, not by the next one`);
+
+      const audit = (await readFile(cluster.local.auditLogPath, "utf8")).split("\n").filter(Boolean).slice(auditMark);
+      const writes = audit
+        .map((line) => JSON.parse(line) as AuditEvent)
+        .filter((event) => event.user.username === `system:serviceaccount:${account.namespace}:${account.name}` && ["create", "update", "patch"].includes(event.verb));
+      assert.ok(writes.length > 0, "the ServiceAccount wrote");
+      assert.deepEqual(writes.filter((event) => (event.responseStatus?.code ?? 0) >= 400), [], "every write allowed by the RBAC printed for it");
+
+      // SIGTERM: the run under way stops probing, writes what it decided, and the process exits 0.
+      const signalled = Date.now();
+      child.kill("SIGTERM");
+      assert.equal(await exited, 0);
+      const tookMs = Date.now() - signalled;
+      assert.ok(tookMs < STOP_GRACE_MS, `stopped in ${tookMs} ms`);
+      assert.ok(log.lines.some((line) => line.message === "loop stopped"));
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+      await exited;
+    }
+  });
+});
