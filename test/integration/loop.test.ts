@@ -28,7 +28,7 @@ import { eventually, selectorlessService, startTestCluster, type AuditEvent, typ
 const NAMESPACE = "ees-loop";
 const CLI = path.join(import.meta.dirname, "../../functions/cli.ts");
 const MANIFESTS = path.join(import.meta.dirname, "../../infra/kubernetes/deployment.yaml");
-const BACKENDS = ["198.18.161.2", "198.18.161.3"];
+const BACKENDS = ["198.18.171.2", "198.18.171.3"];
 const PORT = 8080;
 const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 
@@ -41,7 +41,7 @@ let admin: { server: string; ca: string; token: string };
 before(async () => {
   dir = await mkdtemp(path.join(tmpdir(), "ees-loop-"));
   cluster = await startTestCluster([NAMESPACE]);
-  network = await createTestNetwork({ name: "ees-loop", subnetIndex: 161 });
+  network = await createTestNetwork({ name: "ees-loop", subnetIndex: 171 });
   await network.addAddresses(BACKENDS);
   fleet = await network.startBackends();
   for (const address of BACKENDS) await fleet.listen(address, PORT);
@@ -126,7 +126,7 @@ function logLines(child: ChildProcess): { lines: Record<string, unknown>[]; find
 }
 
 describe("run --every as a pod in the cluster", () => {
-  it("syncs as its ServiceAccount, is live, detects a backend going down between ticks, and exits 0 on SIGTERM", async () => {
+  it("syncs as its ServiceAccount, is live, detects a backend going down between ticks, and exits 0 on SIGTERM", async (t) => {
     // Prepare: the manifests, as `kubectl apply -f infra/kubernetes/` would create them.
     const manifests = parseAllDocuments(await readFile(MANIFESTS, "utf8")).map((document) => document.toJS() as KubernetesObject);
     assert.deepEqual(manifests.map((object) => object.kind), ["Namespace", "ServiceAccount", "Deployment"]);
@@ -195,7 +195,8 @@ describe("run --every as a pod in the cluster", () => {
       const detected = await eventually(slices, (list) => readiness(list.items)[BACKENDS[1]!] === false);
       assert.deepEqual(readiness(detected.items), { [BACKENDS[0]!]: true, [BACKENDS[1]!]: false });
       const runsAfter = log.lines.filter((line) => line.message === "sync finished").length;
-      assert.equal(runsAfter, runsBefore, `detected in ${Date.now() - changed} ms by a round of the same tick, not by the next one`);
+      const detectedMs = Date.now() - changed;
+      assert.equal(runsAfter, runsBefore, `detected in ${detectedMs} ms by a round of the same tick, not by the next one`);
 
       const audit = (await readFile(cluster.local.auditLogPath, "utf8")).split("\n").filter(Boolean).slice(auditMark);
       const writes = audit
@@ -210,6 +211,7 @@ describe("run --every as a pod in the cluster", () => {
       assert.equal(await exited, 0);
       const tookMs = Date.now() - signalled;
       assert.ok(tookMs < STOP_GRACE_MS, `stopped in ${tookMs} ms`);
+      t.diagnostic(`down to published not ready: ${detectedMs} ms; ${writes.length} writes as the ServiceAccount; SIGTERM to exit: ${tookMs} ms`);
       assert.ok(log.lines.some((line) => line.message === "loop stopped"));
     } finally {
       if (child.exitCode === null) child.kill("SIGKILL");
