@@ -7,8 +7,10 @@
 //
 // Cases: the process syncs as the ServiceAccount, every write allowed; /healthz answers 200 while it runs; a
 // backend that goes down is published not ready by fast detection within the same tick; SIGTERM ends it with
-// exit 0 well within its grace period.
+// exit 0 well within its grace period. Across ticks, the loop keeps its connection to the API server (TLS, with
+// the cluster's CA) instead of opening one per request, as client-node 2.0.1 would.
 import assert from "node:assert/strict";
+import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import https from "node:https";
@@ -23,7 +25,9 @@ import { applyRbac } from "../../infra/control-plane/local-cluster.ts";
 import { createTestNetwork, type BackendFleet, type TestNetwork } from "../../infra/netns/test-network.ts";
 import type { RbacObject } from "../../functions/kube/rbac.ts";
 import { STOP_GRACE_MS } from "../../functions/loop.ts";
-import { eventually, selectorlessService, startTestCluster, type AuditEvent, type TestCluster } from "../harness/cluster.ts";
+import { syncEvery } from "../../functions/engine/ticks.ts";
+import { ClusterConnections } from "../../functions/kube/client.ts";
+import { eventually, selectorlessService, startTestCluster, testConfig, type AuditEvent, type TestCluster } from "../harness/cluster.ts";
 
 const NAMESPACE = "ees-loop";
 const CLI = path.join(import.meta.dirname, "../../functions/cli.ts");
@@ -217,5 +221,33 @@ describe("run --every as a pod in the cluster", () => {
       if (child.exitCode === null) child.kill("SIGKILL");
       await exited;
     }
+  });
+
+  it("keeps its TLS connection to the API server across requests and ticks", async () => {
+    await cluster.admin.core.createNamespacedService({ namespace: NAMESPACE, body: selectorlessService(NAMESPACE, "reuse", [{ port: 5432 }]) });
+    const config = testConfig({
+      clusters: [{ name: "here", kubeconfig: cluster.kubeconfig }],
+      targets: [{ name: "reuse", cluster: "here", namespace: NAMESPACE, service: "reuse", ports: [{ port: 5432 }], sources: [{ static: [{ address: "192.0.2.7" }] }], check: { none: {} } }],
+    });
+    await cluster.grant(config);
+    // undici announces every connection it opens on this channel.
+    const mark = await cluster.auditMark();
+    let connections = 0;
+    const opened = () => connections++;
+    subscribe("undici:client:connected", opened);
+    try {
+      const stop = new AbortController();
+      let ticks = 0;
+      // A fifth of a second, below what --every allows, so that 5 ticks take a second.
+      for await (const tick of syncEvery({ ...config, syncIntervalSeconds: 0.2 }, new ClusterConnections(config.clusters), { installation: "default", signal: stop.signal })) {
+        assert.equal(tick.report.ok, true);
+        if (++ticks === 5) stop.abort();
+      }
+    } finally {
+      unsubscribe("undici:client:connected", opened);
+    }
+    const requests = (await cluster.syncerRequestsSince(mark)).length;
+    assert.ok(requests >= 20, `${requests} requests`);
+    assert.ok(connections <= 2, `${connections} connections for ${requests} requests`);
   });
 });
