@@ -72,6 +72,17 @@ describe("main", () => {
     assert.deepEqual(errors, [`status does not take --dry-run\n\n${USAGE}`]);
   });
 
+  it("exits 2 naming the flag and the value for a bad --every or --health-addr of run", async (t) => {
+    const errors: string[] = [];
+    t.mock.method(console, "error", (text: string) => errors.push(text));
+    assert.equal(await main(["run", "--config", "c.yaml", "--every", "30"]), 2);
+    assert.equal(await main(["run", "--config", "c.yaml", "--health-addr", "8080"]), 2);
+    assert.deepEqual(errors, [
+      `--every: expected a duration of whole seconds from 1s to 24h, such as 30s, 1m or 1m30s, got "30"\n\n${USAGE}`,
+      `--health-addr: expected [HOST]:PORT, such as :8080 or 127.0.0.1:8080, got "8080"\n\n${USAGE}`,
+    ]);
+  });
+
   it("names in each command's synopsis exactly the options it takes, and explains each option", () => {
     const help = USAGE.split("\n\n")[2]!;
     for (const [name, command] of Object.entries(COMMANDS)) {
