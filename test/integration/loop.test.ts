@@ -1,9 +1,10 @@
-// `run --every` as a pod runs it, against a real API server and real backends in a network namespace: the
-// manifests of infra/kubernetes/ created in the API server with strict field validation (no kubelet runs here, so
-// nothing starts them), a token for their ServiceAccount from the TokenRequest API, the RBAC that
-// `rbac --service-account` prints for the config, then the Deployment's own arguments started with the in-cluster
-// environment (KUBERNETES_SERVICE_HOST/PORT) and the token, CA and namespace mounted at
-// /var/run/secrets/kubernetes.io/serviceaccount (in a private mount namespace, so the host's path is untouched).
+// `run --every` as a pod runs it, against a real API server and real backends in a network namespace: the steps
+// of infra/kubernetes/README.md with kubectl (the namespace, the RBAC that `rbac --service-account` prints for
+// the config, the ConfigMap, the manifests, which the API server validates strictly; no kubelet runs here, so
+// nothing starts them), a token for their ServiceAccount from the TokenRequest API, then the Deployment's own
+// arguments started with the in-cluster environment (KUBERNETES_SERVICE_HOST/PORT) and the token, CA and
+// namespace mounted at /var/run/secrets/kubernetes.io/serviceaccount (in a private mount namespace, so the
+// host's path is untouched), the config file the ConfigMap was made from standing in for its mount.
 //
 // Cases: the process syncs as the ServiceAccount, every write allowed; /healthz answers 200 while it runs; a
 // backend that goes down is published not ready by fast detection within the same tick; SIGTERM ends it with
@@ -13,17 +14,15 @@ import assert from "node:assert/strict";
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import https from "node:https";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { CoreV1Api, KubeConfig, type KubernetesObject, type V1Deployment, type V1EndpointSlice } from "@kubernetes/client-node";
-import { parse, parseAllDocuments, stringify } from "yaml";
-import { applyRbac } from "../../infra/control-plane/local-cluster.ts";
+import { CoreV1Api, KubeConfig, type V1Deployment, type V1EndpointSlice } from "@kubernetes/client-node";
+import { parse, stringify } from "yaml";
+import { ensureControlPlaneBinaries } from "../../infra/control-plane/local-cluster.ts";
 import { createTestNetwork, type BackendFleet, type TestNetwork } from "../../infra/netns/test-network.ts";
-import type { RbacObject } from "../../functions/kube/rbac.ts";
 import { STOP_GRACE_MS } from "../../functions/loop.ts";
 import { syncEvery } from "../../functions/engine/ticks.ts";
 import { ClusterConnections } from "../../functions/kube/client.ts";
@@ -40,7 +39,8 @@ let cluster: TestCluster;
 let network: TestNetwork;
 let fleet: BackendFleet;
 let dir: string;
-let admin: { server: string; ca: string; token: string };
+let ca: string;
+let controlPlane: string;
 
 before(async () => {
   dir = await mkdtemp(path.join(tmpdir(), "ees-loop-"));
@@ -51,7 +51,8 @@ before(async () => {
   for (const address of BACKENDS) await fleet.listen(address, PORT);
   await cluster.admin.core.createNamespacedService({ namespace: NAMESPACE, body: selectorlessService(NAMESPACE, "web", [{ name: "http", port: PORT }]) });
   const kubeconfig = parse(await readFile(cluster.local.adminKubeconfig, "utf8"));
-  admin = { server: cluster.local.server, ca: await readFile(kubeconfig.clusters[0].cluster["certificate-authority"], "utf8"), token: kubeconfig.users[0].user.token };
+  ca = await readFile(kubeconfig.clusters[0].cluster["certificate-authority"], "utf8");
+  controlPlane = await ensureControlPlaneBinaries();
 });
 
 after(async () => {
@@ -60,41 +61,12 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** The API server's REST path of a namespaced object's collection, for the kinds the manifests hold. */
-function collectionPath(object: KubernetesObject): string {
-  const namespace = object.metadata?.namespace;
-  const paths: Record<string, string> = {
-    Namespace: "/api/v1/namespaces",
-    ServiceAccount: `/api/v1/namespaces/${namespace}/serviceaccounts`,
-    ConfigMap: `/api/v1/namespaces/${namespace}/configmaps`,
-    Deployment: `/apis/apps/v1/namespaces/${namespace}/deployments`,
-  };
-  const found = paths[object.kind ?? ""];
-  if (!found) throw new Error(`no path for kind ${object.kind}`);
-  return found;
-}
-
-/** Creates an object as cluster-admin with fieldValidation=Strict: an unknown or duplicate field is an error, not a warning. */
-function createStrict(object: KubernetesObject): Promise<{ status: number; body: string }> {
-  const url = new URL(`${collectionPath(object)}?fieldValidation=Strict`, admin.server);
-  return new Promise((resolve, reject) => {
-    const request = https.request(
-      url,
-      { method: "POST", ca: admin.ca, headers: { authorization: `Bearer ${admin.token}`, "content-type": "application/json" }, timeout: 10_000 },
-      (response) => {
-        let body = "";
-        response.setEncoding("utf8").on("data", (chunk: string) => (body += chunk));
-        response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
-      },
-    );
-    request.on("timeout", () => request.destroy(new Error(`POST ${url} timed out`)));
-    request.on("error", reject);
-    request.end(JSON.stringify(object));
+/** A shell command as the README runs it, with the control plane's kubectl, as cluster-admin; its stdout. */
+async function shell(command: string, env: Record<string, string> = {}): Promise<string> {
+  const { stdout } = await promisify(execFile)("sh", ["-c", command], {
+    // HOME: kubectl's cache goes there.
+    env: { PATH: `${controlPlane}:${process.env.PATH}`, HOME: dir, KUBECONFIG: cluster.local.adminKubeconfig, NODE: process.execPath, CLI, ...env },
   });
-}
-
-async function cli(args: string[]): Promise<string> {
-  const { stdout } = await promisify(execFile)(process.execPath, [CLI, ...args]);
   return stdout;
 }
 
@@ -131,19 +103,9 @@ function logLines(child: ChildProcess): { lines: Record<string, unknown>[]; find
 
 describe("run --every as a pod in the cluster", () => {
   it("syncs as its ServiceAccount, is live, detects a backend going down between ticks, and exits 0 on SIGTERM", async (t) => {
-    // Prepare: the manifests, as `kubectl apply -f infra/kubernetes/` would create them.
-    const manifests = parseAllDocuments(await readFile(MANIFESTS, "utf8")).map((document) => document.toJS() as KubernetesObject);
-    assert.deepEqual(manifests.map((object) => object.kind), ["Namespace", "ServiceAccount", "Deployment"]);
-    for (const object of manifests) {
-      const created = await createStrict(object);
-      assert.equal(created.status, 201, `${object.kind} ${object.metadata?.name}: ${created.body}`);
-    }
-    const deployment = manifests.find((object) => object.kind === "Deployment") as V1Deployment;
-    const pod = deployment.spec!.template.spec!;
-    const account = { namespace: deployment.metadata!.namespace!, name: pod.serviceAccountName! };
-    const args = pod.containers[0]!.args!;
-
-    // The config as its ConfigMap would hold it, for the Deployment's own arguments; fast detection every second.
+    // Prepare: the steps of infra/kubernetes/README.md, with kubectl as cluster-admin (its default --validate=strict
+    // has the API server refuse an unknown or duplicate field), for a config as its ConfigMap would hold it, with
+    // fast detection every second.
     const configPath = path.join(dir, "config.yaml");
     const config = {
       fastDetection: { everySeconds: 1, forSeconds: 25 },
@@ -151,11 +113,21 @@ describe("run --every as a pod in the cluster", () => {
       targets: [{ name: "web", cluster: "here", namespace: NAMESPACE, service: "web", ports: [{ name: "http", port: PORT }], sources: [{ static: BACKENDS.map((address) => ({ address })) }], check: { http: { path: "/", timeoutMs: 1000 } } }],
     };
     await writeFile(configPath, stringify(config));
-    const configMap = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: pod.volumes![0]!.configMap!.name, namespace: account.namespace }, data: { "config.yaml": stringify(config) } };
-    assert.equal((await createStrict(configMap)).status, 201);
+    const account = { namespace: "external-endpoint-syncer", name: "external-endpoint-syncer" };
+    await shell("kubectl create namespace external-endpoint-syncer");
+    await shell(`"$NODE" "$CLI" rbac --config "$CONFIG" --service-account ${account.namespace}/${account.name} | kubectl apply -f -`, { CONFIG: configPath });
+    await shell(`kubectl -n ${account.namespace} create configmap external-endpoint-syncer-config --from-file=config.yaml="$CONFIG" --dry-run=client -o yaml | kubectl apply -f -`, { CONFIG: configPath });
+    await shell(`kubectl apply -f "$MANIFESTS"`, { MANIFESTS });
+    const deployment = JSON.parse(await shell(`kubectl -n ${account.namespace} get deployment external-endpoint-syncer -o json`)) as V1Deployment;
+    assert.equal(deployment.spec?.strategy?.type, "Recreate");
+    const pod = deployment.spec!.template.spec!;
+    assert.equal(pod.serviceAccountName, account.name);
+    assert.equal(pod.volumes?.[0]?.configMap?.name, "external-endpoint-syncer-config");
+    const args = pod.containers[0]!.args!;
+    // RBAC reaches the authorizer through a watch: the pod would start later than this.
+    const allowed = () => shell(`kubectl auth can-i create endpointslices.discovery.k8s.io -n ${NAMESPACE} --as system:serviceaccount:${account.namespace}:${account.name}`).catch(() => "no");
+    assert.equal((await eventually(allowed, (answer) => answer.trim() === "yes")).trim(), "yes");
 
-    const rbac = parseAllDocuments(await cli(["rbac", "--config", configPath, "--service-account", `${account.namespace}/${account.name}`])).map((document) => document.toJS() as RbacObject);
-    await applyRbac(cluster.local.adminKubeconfig, rbac);
     const kubeConfig = new KubeConfig();
     kubeConfig.loadFromFile(cluster.local.adminKubeconfig);
     const tokenRequest = await kubeConfig.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({ name: account.name, namespace: account.namespace, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
@@ -163,7 +135,7 @@ describe("run --every as a pod in the cluster", () => {
     await mkdir(mounted);
     await writeFile(path.join(mounted, "token"), tokenRequest.status!.token!);
     await writeFile(path.join(mounted, "namespace"), account.namespace);
-    await writeFile(path.join(mounted, "ca.crt"), admin.ca);
+    await writeFile(path.join(mounted, "ca.crt"), ca);
 
     const podArgs = args.map((arg, index) => (args[index - 1] === "--config" ? configPath : args[index - 1] === "--health-addr" ? "127.0.0.1:0" : arg));
     assert.deepEqual(podArgs.filter((arg, index) => args[index] === arg), ["run", "--config", "--every", "30s", "--health-addr"]);
