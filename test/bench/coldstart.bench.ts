@@ -14,14 +14,14 @@
 // to show that only the second loads AWS SDK code. Prints size, median and spread (min–max), and the goals.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
 import { ChangeResourceRecordSetsCommand, CreateHostedZoneCommand, Route53Client } from "@aws-sdk/client-route-53";
 import { EC2Client, RunInstancesCommand } from "@aws-sdk/client-ec2";
 import * as esbuild from "esbuild";
-import { parse, stringify } from "yaml";
+import { stringify } from "yaml";
+import { functionsBuildOptions } from "../../infra/esbuild-options.ts";
 import { selectorlessService, startTestCluster, type TestCluster } from "../harness/cluster.ts";
 import { startDnsServer, type TestDnsServer } from "../harness/dns-server.ts";
 import { startMoto, type Moto } from "../harness/moto.ts";
@@ -38,14 +38,6 @@ const GOALS = { staticImportMs: 150, awsShareOfNaive: 0.6, syncPeakMb: 100 };
  * for the young generation (two semi-spaces) and the rest for the old one.
  */
 const LAMBDA_128_MB_FLAGS = "--max-semi-space-size=6 --max-old-space-size=116";
-/** serverless-esbuild's target for the provider's runtime. */
-const RUNTIME_TARGETS: Record<string, string> = { "nodejs20.x": "node20", "nodejs22.x": "node22", "nodejs24.x": "node24" };
-/** serverless-esbuild's own options, which it takes out before it calls esbuild. */
-const PLUGIN_KEYS = [
-  "concurrency", "zipConcurrency", "exclude", "nativeZip", "packager", "packagePath", "watch", "keepOutputDirectory", "packagerOptions",
-  "installExtraArgs", "outputFileExtension", "outputBuildFolder", "outputWorkFolder", "nodeExternals", "skipBuild", "skipRebuild",
-  "skipBuildExcludeFns", "stripEntryResolveExtensions", "disposeContext",
-];
 
 interface Bundle {
   /** The handler's file. */
@@ -200,26 +192,6 @@ try {
 }
 
 // ---- builds
-
-/** esbuild's options as serverless-esbuild makes them from serverless.yml (bundle.ts and getBuildOptions in its dist). */
-async function functionsBuildOptions() {
-  const serverless = parse(await readFile(path.join(ROOT, "serverless.yml"), "utf8")) as {
-    provider: { runtime: string };
-    functions: Record<string, { handler: string }>;
-    custom: { esbuild: Record<string, unknown> };
-  };
-  const custom = serverless.custom.esbuild;
-  if (JSON.stringify(custom).includes("${")) throw new Error("custom.esbuild uses serverless variables, which this benchmark does not resolve");
-  if (custom.config) throw new Error("custom.esbuild.config (a build script) is not supported here");
-  const options: Record<string, unknown> = { bundle: true, platform: "node", target: RUNTIME_TARGETS[serverless.provider.runtime], external: [], ...custom };
-  const exclude = (custom.exclude as string[] | undefined) ?? ["aws-sdk"];
-  options.external = [...((custom.external as string[] | undefined) ?? []), ...(exclude.includes("*") ? [] : exclude)];
-  const extension = (custom.outputFileExtension as string | undefined) ?? ".js";
-  if (extension !== ".js") options.outExtension = { ".js": extension };
-  if (typeof custom.plugins === "string") options.plugins = (await import(pathToFileURL(path.join(ROOT, custom.plugins)).href)).default;
-  for (const key of PLUGIN_KEYS) delete options[key];
-  return { options: options as esbuild.BuildOptions, functions: serverless.functions, extension };
-}
 
 async function buildFunctions(names: string[]): Promise<Bundle[]> {
   const { options, functions, extension } = await functionsBuildOptions();

@@ -15,13 +15,12 @@
 //   HEALTH_BENCH_CPU_PROF=DIR         --cpu-prof for the measured processes (the check's, each sync's), profiles in DIR
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import * as esbuild from "esbuild";
-import { parse } from "yaml";
+import { functionsBuildOptions } from "../../infra/esbuild-options.ts";
 import { createTestNetwork } from "../../infra/netns/test-network.ts";
 import { selectorlessService, startTestCluster } from "../harness/cluster.ts";
 
@@ -186,19 +185,9 @@ function goals(runs: Measured[], bareWallMs: number) {
 
 /** health-child.ts built as serverless-esbuild builds the functions from serverless.yml's custom.esbuild. */
 async function bundleChild(): Promise<string> {
-  const serverless = parse(await readFile(path.join(ROOT, "serverless.yml"), "utf8")) as { provider: { runtime: string }; custom: { esbuild: Record<string, unknown> } };
-  const custom = serverless.custom.esbuild;
-  if (JSON.stringify(custom).includes("${")) throw new Error("custom.esbuild uses serverless variables, which this benchmark does not resolve");
-  const options: Record<string, unknown> = { bundle: true, platform: "node", target: serverless.provider.runtime.replace(/^nodejs(\d+)\.x$/, "node$1"), ...custom };
-  const exclude = (custom.exclude as string[] | undefined) ?? ["aws-sdk"];
-  options.external = [...((custom.external as string[] | undefined) ?? []), ...(exclude.includes("*") ? [] : exclude)];
-  const extension = (custom.outputFileExtension as string | undefined) ?? ".js";
-  if (extension !== ".js") options.outExtension = { ".js": extension };
-  if (typeof custom.plugins === "string") options.plugins = (await import(pathToFileURL(path.join(ROOT, custom.plugins)).href)).default;
-  // serverless-esbuild's own options, which it takes out before it calls esbuild.
-  for (const key of ["exclude", "outputFileExtension", "packager", "nodeExternals", "keepOutputDirectory", "concurrency", "zipConcurrency", "nativeZip", "packagerOptions", "installExtraArgs", "outputBuildFolder", "outputWorkFolder", "skipBuild", "skipRebuild", "skipBuildExcludeFns", "stripEntryResolveExtensions", "disposeContext", "watch", "packagePath"]) delete options[key];
+  const { options, extension } = await functionsBuildOptions();
   const outdir = path.join(work, "bundle");
-  await esbuild.build({ ...(options as esbuild.BuildOptions), absWorkingDir: ROOT, entryPoints: ["test/bench/health-child.ts"], outdir, logLevel: "warning" });
+  await esbuild.build({ ...options, absWorkingDir: ROOT, entryPoints: ["test/bench/health-child.ts"], outdir, logLevel: "warning" });
   const entry = path.join(outdir, `health-child${extension}`);
   if (!existsSync(entry)) throw new Error(`no bundle at ${entry}`);
   return entry;
