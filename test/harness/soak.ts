@@ -78,7 +78,7 @@ type BackendState = "up" | "refused" | "blackholed" | "http503";
 const REGION = "eu-west-1";
 const RISE = 2;
 const FALL = 2;
-const CLI = path.join(import.meta.dirname, "../../functions/cli.ts");
+const CLI = path.join(import.meta.dirname, "../../bin/external-endpoint-syncer.js");
 const DNS_NAME = "api.soak.internal";
 const SRV_NAME = "_etcd-client._tcp.soak.internal";
 

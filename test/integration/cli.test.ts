@@ -19,7 +19,7 @@ import { selectorlessService, startTestCluster, type TestCluster } from "../harn
 import { startDnsServer, type TestDnsServer } from "../harness/dns-server.ts";
 
 const NAMESPACE = "ees-cli";
-const CLI = join(import.meta.dirname, "../../functions/cli.ts");
+const CLI = join(import.meta.dirname, "../../bin/external-endpoint-syncer.js");
 const { version } = JSON.parse(await readFile(join(import.meta.dirname, "../../package.json"), "utf8")) as { version: string };
 const ETCD_NAME = "etcd.cli.internal";
 let cluster: TestCluster;

@@ -27,7 +27,7 @@ import { selectorlessService, startTestCluster, testConfig, type TestCluster } f
 import { ETCD_CLIENT_PORT, startEtcdCluster, type EtcdCluster } from "../harness/etcd-cluster.ts";
 
 const NAMESPACE = "ees-hc-sync";
-const CLI = path.join(import.meta.dirname, "../../functions/cli.ts");
+const CLI = path.join(import.meta.dirname, "../../bin/external-endpoint-syncer.js");
 const ETCD = ["198.18.42.2", "198.18.42.3", "198.18.42.4"];
 const PORT = 8080;
 /** Twenty HTTP backends, handed out to the tests below so none shares another's. */

@@ -30,7 +30,7 @@ import { fleetMemory, gzipBomb, randomIpv6 } from "../harness/memory-samples.ts"
 import { targetSyncer, type TargetSyncer } from "../harness/target-sync.ts";
 
 const NAMESPACE = "ees-memory";
-const CLI = path.join(import.meta.dirname, "../../functions/cli.ts");
+const CLI = path.join(import.meta.dirname, "../../bin/external-endpoint-syncer.js");
 const PORT = 8080;
 const LIVE = "198.18.73.10";
 const DYING = "198.18.73.11";

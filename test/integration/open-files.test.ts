@@ -19,7 +19,7 @@ import { RESERVED_FILES } from "../../functions/config/limits.ts";
 const CONCURRENCY = 250;
 const PORT = 8080;
 const ADDRESSES = Array.from({ length: CONCURRENCY }, (_, index) => `198.18.145.${index + 2}`);
-const CLI = join(import.meta.dirname, "../../functions/cli.ts");
+const CLI = join(import.meta.dirname, "../../bin/external-endpoint-syncer.js");
 const here = (file: string) => JSON.stringify(new URL(`../../functions/${file}`, import.meta.url).href);
 
 let network: TestNetwork;

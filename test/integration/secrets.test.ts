@@ -33,7 +33,7 @@ const NAMESPACE = "ees-secrets";
 const ECHO = "198.18.70.2";
 const WEB = "198.18.70.3";
 const PORT = 8080;
-const CLI = join(import.meta.dirname, "../../functions/cli.ts");
+const CLI = join(import.meta.dirname, "../../bin/external-endpoint-syncer.js");
 
 /** Any 8 characters of the secret, or of its base64 at each of the three alignments: what must never show. */
 const NEEDLES = (() => {
