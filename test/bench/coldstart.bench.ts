@@ -8,6 +8,7 @@
 //     sources import (functions/aws/sdk-*.ts), both clients made and their credentials resolved;
 //   - the naive bundle's import, and the same plus its clients made and their credentials resolved;
 //   - the trigger handler's import, and the sync handler's under NODE_OPTIONS=--enable-source-maps;
+//   - the CLI's --help, the whole process, as users run it (its bundle) and from its sources (up to 0.2.0);
 //   - a sync of 1,000 static endpoints into a real API server by the bundled handler: its process's peak RSS,
 //     under Node's default heap limits and under those Lambda's runtime sets for a 128 MB function.
 // Real syncs (a static + DNS config, an EC2 + Route 53 config against moto) record which chunk files they load,
@@ -25,6 +26,7 @@ import { functionsBuildOptions } from "../../infra/esbuild-options.ts";
 import { selectorlessService, startTestCluster, type TestCluster } from "../harness/cluster.ts";
 import { startDnsServer, type TestDnsServer } from "../harness/dns-server.ts";
 import { startMoto, type Moto } from "../harness/moto.ts";
+import { buildCliIfStale, CLI_ENTRIES, type CliRun, runCli } from "./cli-process.ts";
 
 const ROOT = path.join(import.meta.dirname, "../..");
 const RUNS = 9;
@@ -83,10 +85,14 @@ try {
     "sync: import, --enable-source-maps": { bundle: sync!, options: {}, nodeOptions: "--enable-source-maps" },
   };
   const timings = new Map<string, ChildResult[]>(Object.keys(cases).map((name) => [name, []]));
+  // The command's --help, a whole process each: as users run it (the bundle), and from its sources (up to 0.2.0).
+  await buildCliIfStale();
+  const help: Record<keyof typeof CLI_ENTRIES, CliRun[]> = { bundle: [], sources: [] };
   for (let round = 0; round < RUNS; round++) {
     for (const [name, { bundle, options, nodeOptions }] of Object.entries(cases)) {
       timings.get(name)!.push(await runChild(child, bundle.entry, options, { ...awsEnv, EES_CONFIG: "/nonexistent.yaml" }, nodeOptions));
     }
+    for (const entry of ["bundle", "sources"] as const) help[entry].push(await runCli(entry, ["--help"]));
   }
 
   // Real syncs into a real API server: which chunks they load, and the peak memory of 1,000 endpoints.
@@ -138,6 +144,10 @@ try {
   timingRow("naive: import + EC2, Route 53 clients", `${megabytes(naiveSize)} (1 file)`, true);
   timingRow("trigger: import", `${megabytes((await staticClosure(trigger!)).bytes)}`, false);
   timingRow("sync: import, --enable-source-maps", `+ ${megabytes(await mapSize(sync!))} of maps`, false);
+  for (const [entry, label] of [["bundle", "the command (its bundle)"], ["sources", "functions/cli.ts, from its sources"]] as const) {
+    const results = help[entry];
+    rows.push([`CLI --help: ${label}`, "", `whole ${ms(results.map((run) => run.wallMs))}`, ms(results.map((run) => run.cpuMs)), mb(results.map((run) => run.peakRssMB))]);
+  }
   for (const [flags, label] of [["node", "Node's defaults"], ["lambda", "Lambda's 128 MB flags"]] as const) {
     const results = memory[flags];
     rows.push([

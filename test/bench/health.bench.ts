@@ -5,7 +5,9 @@
 // Prints, for 1,000 and 10,000 backends: a bare TCP connect loop on the same fleet, the check alone (also
 // knowing which backends timed out last run, as a steady sync does), and the whole sync (a first run, then a steady one, of a Service of its own each time), each as wall time, CPU time
 // and peak RSS of its process, the median of several runs with their range; each goal met or missed; then the
-// detection latency of fast-detection mode. The goals (issue 5) are for 10,000 backends: wall ≤ 1.25 × the
+// detection latency of fast-detection mode. Beside the whole syncs, the same syncs by the CLI as users run it
+// (its bundle) and from its TypeScript sources (the command up to 0.2.0), each a whole process under Node's
+// default heap limits, its wall time from spawn to exit. The goals (issue 5) are for 10,000 backends: wall ≤ 1.25 × the
 // probe timeout, CPU ≤ 2 s, peak memory ≤ 128 MB. The fleet server shares this machine's cores, so the wall
 // time is also given as a ratio to the bare loop's.
 //   HEALTH_BENCH_SIZES=10000          sizes to run (comma-separated)
@@ -23,6 +25,7 @@ import * as esbuild from "esbuild";
 import { functionsBuildOptions } from "../../infra/esbuild-options.ts";
 import { createTestNetwork } from "../../infra/netns/test-network.ts";
 import { selectorlessService, startTestCluster } from "../harness/cluster.ts";
+import { buildCliIfStale, CLI_ENTRIES, runCli } from "./cli-process.ts";
 
 const ROOT = path.join(import.meta.dirname, "../..");
 const NAMESPACE = "ees-hc-bench";
@@ -43,6 +46,7 @@ const ADDRESSES = RANGES.flatMap((range) => Array.from({ length: 254 }, (_, host
 
 const work = await mkdtemp(path.join(tmpdir(), "ees-hc-bench-"));
 const CHILD = await bundleChild();
+await buildCliIfStale();
 const cluster = await startTestCluster([NAMESPACE]);
 const network = await createTestNetwork({ name: "ees-hc-bnch", subnetIndex: 40, extraRanges: RANGES });
 try {
@@ -79,19 +83,27 @@ try {
     row("  timed-out ones first", hinted, (result) => JSON.stringify(result));
     goals(hinted, bareWallMs);
     if (!ONLY_PROBE) {
-      const firsts: Measured[] = [];
-      const steadies: Measured[] = [];
+      // The function's code (the bundled child, Lambda's heap limits), the CLI as users run it (its bundle) and the
+      // CLI from its sources: each a first run then a steady one, of a Service of its own each time.
+      const ways = { function: { first: [] as Measured[], steady: [] as Measured[] }, bundle: { first: [] as Measured[], steady: [] as Measured[] }, sources: { first: [] as Measured[], steady: [] as Measured[] } };
       for (let run = 0; run < RUNS; run++) {
-        const service = `fleet-${size}-${run}`;
-        await cluster.admin.core.createNamespacedService({ namespace: NAMESPACE, body: selectorlessService(NAMESPACE, service, [{ name: "http", port: PORT }]) });
-        const configPath = await writeConfig(service, addresses, CONCURRENCY ? { checkConcurrency: CONCURRENCY } : {});
-        firsts.push(await child("sync", configPath, PROFILE_FLAGS));
-        steadies.push(await child("sync", configPath, PROFILE_FLAGS));
+        for (const [way, results] of Object.entries(ways)) {
+          const service = `fleet-${size}-${run}-${way}`;
+          await cluster.admin.core.createNamespacedService({ namespace: NAMESPACE, body: selectorlessService(NAMESPACE, service, [{ name: "http", port: PORT }]) });
+          const configPath = await writeConfig(service, addresses, CONCURRENCY ? { checkConcurrency: CONCURRENCY } : {});
+          const once = () => (way === "function" ? child("sync", configPath, PROFILE_FLAGS) : cliSync(way as keyof typeof CLI_ENTRIES, configPath));
+          results.first.push(await once());
+          results.steady.push(await once());
+        }
       }
-      row("whole sync, first run", firsts, summary);
-      goals(firsts, bareWallMs);
-      row("whole sync, steady run", steadies, summary);
-      goals(steadies, bareWallMs);
+      row("whole sync, first run", ways.function.first, summary);
+      goals(ways.function.first, bareWallMs);
+      row("whole sync, steady run", ways.function.steady, summary);
+      goals(ways.function.steady, bareWallMs);
+      row("CLI, first run", ways.bundle.first, summary);
+      row("CLI, steady run", ways.bundle.steady, summary);
+      row("CLI from sources, first", ways.sources.first, summary);
+      row("CLI from sources, steady", ways.sources.steady, summary);
     }
     await network.unblackhole(dark);
   }
@@ -159,9 +171,22 @@ interface Measured {
   wallMs: number;
   cpuMs: number;
   peakRssMB: number;
-  idleRssMB: number;
+  /** The process before any work, modules loaded (not known for the CLI's runs). */
+  idleRssMB?: number;
   /** What the child measured it on: counts, reasons, or a report's summary. */
   result: RunSummary & { connected: number };
+}
+
+/**
+ * `external-endpoint-syncer sync` in a process of its own, as users run it (the bundle) or from its sources, under
+ * Node's default heap limits; measured whole (wall from spawn to exit), its table's row read back.
+ */
+async function cliSync(entry: keyof typeof CLI_ENTRIES, configPath: string): Promise<Measured> {
+  const run = await runCli(entry, ["sync", "--config", configPath], PROFILE_FLAGS);
+  const cells = run.stdout.split("\n")[1]?.split(/\s+/) ?? [];
+  if (run.code !== 0 || cells.length < 9) throw new Error(`the CLI (${entry}) failed (exit ${run.code}): ${run.stderr}${run.stdout.slice(0, 2_000)}`);
+  const [, , , status, ready, notReady, , writes] = cells;
+  return { ...run, result: { status: status!, endpoints: { ready: Number(ready), notReady: Number(notReady) }, writes: Number(writes), guards: [], rounds: 1, connected: 0 } };
 }
 
 async function child(mode: "bare" | "probe" | "sync", configPath: string, flags: string[] = [], args: string[] = []): Promise<Measured> {
@@ -199,7 +224,7 @@ function row(what: string, runs: Measured[], describe: (result: Measured["result
   const findings = [...new Set(runs.map((measured) => describe(measured.result)))].join(" | ");
   console.log(
     `  ${what.padEnd(26)} wall ${spread(runs.map((measured) => measured.wallMs), "ms", 5)}  CPU ${spread(runs.map((measured) => measured.cpuMs), "ms", 5)}  ` +
-      `peak ${spread(runs.map((measured) => measured.peakRssMB), "MB", 4)} (idle ${runs[0]!.idleRssMB})  ${findings}`,
+      `peak ${spread(runs.map((measured) => measured.peakRssMB), "MB", 4)}${runs[0]!.idleRssMB === undefined ? "" : ` (idle ${runs[0]!.idleRssMB})`}  ${findings}`,
   );
 }
 
