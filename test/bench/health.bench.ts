@@ -89,7 +89,7 @@ try {
       const ways = Object.fromEntries(["function", "bundle", "bundle, Lambda's heap", "sources"].map((way) => [way, { first: [] as Measured[], steady: [] as Measured[] }]));
       for (let run = 0; run < RUNS; run++) {
         for (const [way, results] of Object.entries(ways)) {
-          const service = `fleet-${size}-${run}-${way.replace(/\W+/g, "-")}`;
+          const service = `fleet-${size}-${run}-${way.toLowerCase().replace(/[^a-z0-9]+/g, "-")}`;
           await cluster.admin.core.createNamespacedService({ namespace: NAMESPACE, body: selectorlessService(NAMESPACE, service, [{ name: "http", port: PORT }]) });
           const configPath = await writeConfig(service, addresses, CONCURRENCY ? { checkConcurrency: CONCURRENCY } : {});
           const once = () =>
