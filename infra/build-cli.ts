@@ -38,7 +38,9 @@ export async function buildCli(): Promise<string> {
   const sources = Object.keys(result.metafile.inputs).filter((input) => !/(^|\/)node_modules\//.test(input) && !input.startsWith("../") && !input.includes(":"));
   const inputs: BuildRecord["inputs"] = {};
   for (const file of new Set([...sources, ...BUILD_DEFINITION, "infra/build-cli.ts", "bin/external-endpoint-syncer.js", INSTALLED])) {
-    const info = await stat(path.join(ROOT, file));
+    // Only npm writes INSTALLED: under another package manager, dependencies change without a rebuild.
+    const info = await stat(path.join(ROOT, file)).catch((error: NodeJS.ErrnoException) => (file === INSTALLED && error.code === "ENOENT" ? undefined : Promise.reject(error)));
+    if (!info) continue;
     // A file changed while esbuild read it may be in the bundle as it was: recorded so that it never matches.
     inputs[file] = info.mtimeMs >= started ? [-1, -1] : [info.mtimeMs, info.size];
   }

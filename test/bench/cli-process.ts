@@ -36,6 +36,7 @@ export async function runCli(entry: keyof typeof CLI_ENTRIES, args: string[], no
   const wallMs = Math.round(performance.now() - started);
   const line = result.stderr.split("\n").find((text) => text.startsWith(MARK));
   if (!line) throw new Error(`the CLI (${entry}) ${args.join(" ")} reported no usage (exit ${result.code}): ${result.stderr.slice(-2_000)}`);
+  if (result.stderr.includes("building the CLI")) throw new Error("the command rebuilt its bundle during a measured run: a source changed since the bench began");
   return { ...result, stderr: result.stderr.replace(`\n${line}\n`, ""), wallMs, ...(JSON.parse(line.slice(MARK.length)) as { cpuMs: number; peakRssMB: number }) };
 }
 
