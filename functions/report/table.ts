@@ -9,7 +9,7 @@ const MARK: Record<EndpointChange["change"], string> = { added: "+", removed: "-
  */
 export const LISTED = 10;
 
-/** The CLI's human output: one row per target, then what each did or would do, endpoint by endpoint. */
+/** The CLI's human output: one row per target, then what each did or would do, endpoint by endpoint (long lists summed up). */
 export function formatTable(report: RunReport): string {
   const header = ["TARGET", "CLUSTER", "SERVICE", "STATUS", "READY", "NOT READY", "CHANGES", "WRITES", "TIME"];
   const rows = report.targets.map((target) => [
@@ -50,7 +50,7 @@ function details(target: TargetReport, dryRun: boolean): string[] {
   listed(
     notPassing,
     (backend) => `${backend.address} ${backend.status}: ${backend.reason}${backend.detail ? ` (${backend.detail})` : ""}${pendingFlip(backend)}`,
-    (rest) => `backends failing or pending: ${tally(rest.map((backend) => backend.reason), (reason) => reason)}`,
+    (rest) => `backends failing or pending: ${tally(rest.map((backend) => backend.reason))}`,
   ).forEach(add);
   listed(target.kept, (kept) => `kept ${kept.address}: ${kept.reason}`, () => "kept").forEach(add);
   listed(target.dropped, (address) => `dropped failing ${address}`, () => "dropped").forEach(add);
@@ -73,7 +73,7 @@ function pendingFlip(backend: BackendReport): string {
 function formatChange(change: ChangeReport): string {
   const shown = change.endpoints.slice(0, LISTED).map((endpoint) => `${MARK[endpoint.change]} ${endpoint.address}`);
   const rest = change.endpoints.length - shown.length;
-  if (rest > 0) shown.push(`and ${count(rest)} more (${count(change.endpoints.length)} in all: ${tally(change.endpoints.map((endpoint) => endpoint.change), (kind) => MARK[kind])})`);
+  if (rest > 0) shown.push(`and ${count(rest)} more (${count(change.endpoints.length)} in all: ${tally(change.endpoints.map((endpoint) => MARK[endpoint.change]))})`);
   return `${change.action} ${change.kind} ${change.namespace}/${change.name}${shown.length > 0 ? `: ${shown.join(", ")}` : ""}`;
 }
 
@@ -85,11 +85,11 @@ function listed<T>(items: T[], line: (item: T) => string, what: (rest: T[]) => s
   return lines;
 }
 
-/** "+ 3,400, - 100": how many of each value, most first. */
-function tally<T>(values: T[], label: (value: T) => string): string {
+/** "+ 3,400, - 100": how many of each label, most first. */
+function tally(labels: string[]): string {
   const counts = new Map<string, number>();
-  for (const value of values) counts.set(label(value), (counts.get(label(value)) ?? 0) + 1);
-  return [...counts].sort(([, a], [, b]) => b - a).map(([name, n]) => `${name} ${count(n)}`).join(", ");
+  for (const label of labels) counts.set(label, (counts.get(label) ?? 0) + 1);
+  return [...counts].sort(([, a], [, b]) => b - a).map(([label, n]) => `${label} ${count(n)}`).join(", ");
 }
 
 function count(n: number): string {
