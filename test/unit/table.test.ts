@@ -170,7 +170,7 @@ describe("formatTable", () => {
     const listed = addresses.slice(0, LISTED).map((address) => `~ not ready ${address}`).join(", ");
     assert.equal(change, `db: create EndpointSlice shop/postgres-ipv4-0: ${listed}, and 3,490 more (3,500 in all: + 3,490, ~ not ready 10)`);
     assert.ok(change.length < 400, `${change.length} characters`);
-    assert.equal(report.targets[0]!.changes[0]!.endpoints.length, 3_500, "the report, which --json prints, is left whole");
+    assert.equal(report.targets[0]!.changes[0]!.endpoints.length, 3_500, "the report, which -o json prints, is left whole");
   });
 
   it("lists at most LISTED failing backends, kept, dropped and left-out addresses of a target, and counts the rest by reason", () => {
