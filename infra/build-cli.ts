@@ -2,9 +2,10 @@
 // loads the same code as the Lambda functions do, at their cost in time and memory. Run by npm's `prepare` (so
 // `npm ci` and `npm install` build it) and by the command itself (bin/external-endpoint-syncer.js) when a source
 // changed since the build it has. Each build goes to a directory of its own under dist/cli, named in
-// dist/cli/build.json once complete, so that processes starting or running meanwhile never see half a build.
+// dist/cli/build.json once complete, so that processes starting or running meanwhile never see half a build; one
+// superseded an hour ago is removed.
 import { randomBytes } from "node:crypto";
-import { readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { readdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import path from "node:path";
 import * as esbuild from "esbuild";
 import { BUILD_DEFINITION, functionsBuildOptions, ROOT } from "./esbuild-options.ts";
@@ -14,8 +15,8 @@ export const BUILD_RECORD = path.join(CLI_DIST, "build.json");
 const ENTRY = "functions/cli.ts";
 /** Beside the sources and the build's own definition: npm rewrites this on every install, so new dependencies rebuild. */
 const INSTALLED = "node_modules/.package-lock.json";
-/** A superseded build is removed once this old: a process still running from it may yet load one of its chunks. */
-const KEEP_SUPERSEDED_MS = 24 * 60 * 60 * 1000;
+/** A build superseded this long ago is removed: a process still running from it may yet load one of its chunks. */
+const KEEP_SUPERSEDED_MS = 60 * 60 * 1000;
 
 /**
  * What bin/external-endpoint-syncer.js reads: the bundle's entry (relative to dist/cli), and each file the build
@@ -48,7 +49,10 @@ export async function buildCli(): Promise<string> {
   const record: BuildRecord = { entry, inputs };
   const temporary = `${BUILD_RECORD}.${name}`;
   await writeFile(temporary, JSON.stringify(record));
+  const superseded = await readFile(BUILD_RECORD, "utf8").then((text) => path.dirname((JSON.parse(text) as BuildRecord).entry), () => undefined);
   await rename(temporary, BUILD_RECORD);
+  // Its directory's mtime becomes the time it was superseded, which removeOldBuilds counts from.
+  if (superseded) await utimes(path.join(CLI_DIST, superseded), new Date(), new Date()).catch(() => undefined);
   await removeOldBuilds(name);
   return path.join(CLI_DIST, entry);
 }
