@@ -1,11 +1,11 @@
 // Builds the CLI (functions/cli.ts) with the functions' esbuild options (infra/esbuild-options.ts), so the command
-// loads the same code as the Lambda functions do, at their cost in time and memory. Run by npm's `prepare` (so
-// `npm ci` and `npm install` build it) and by the command itself (bin/external-endpoint-syncer.js) when a source
-// changed since the build it has. Each build goes to a directory of its own under dist/cli, named in
+// loads the same code as the Lambda functions do, at their cost in time and memory, and the command that runs it
+// (functions/cli-launcher.ts, compiled to LAUNCHER: package.json's bin). Run by npm's `prepare` (so `npm ci` and
+// `npm install` build it) and by the command itself when a source changed since the build it has. Each build goes to a directory of its own under dist/cli, named in
 // dist/cli/build.json once complete, so that processes starting or running meanwhile never see half a build; one
 // superseded an hour ago is removed.
 import { randomBytes } from "node:crypto";
-import { readdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { chmod, readdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import path from "node:path";
 import * as esbuild from "esbuild";
 import { BUILD_DEFINITION, functionsBuildOptions, ROOT } from "./esbuild-options.ts";
@@ -13,13 +13,16 @@ import { BUILD_DEFINITION, functionsBuildOptions, ROOT } from "./esbuild-options
 export const CLI_DIST = path.join(ROOT, "dist/cli");
 export const BUILD_RECORD = path.join(CLI_DIST, "build.json");
 const ENTRY = "functions/cli.ts";
+const LAUNCHER_SOURCE = "functions/cli-launcher.ts";
+/** package.json's bin. */
+export const LAUNCHER = path.join(CLI_DIST, "external-endpoint-syncer.mjs");
 /** Beside the sources and the build's own definition: npm rewrites this on every install, so new dependencies rebuild. */
 const INSTALLED = "node_modules/.package-lock.json";
 /** A build superseded this long ago is removed: a process still running from it may yet load one of its chunks. */
 const KEEP_SUPERSEDED_MS = 60 * 60 * 1000;
 
 /**
- * What bin/external-endpoint-syncer.js reads: the bundle's entry (relative to dist/cli), and each file the build
+ * What the command reads: the bundle's entry (relative to dist/cli), and each file the build
  * read with its mtime and size then. Any difference on disk means the bundle may be stale.
  */
 export interface BuildRecord {
@@ -38,13 +41,14 @@ export async function buildCli(): Promise<string> {
   // may be a symlink, hence the paths outside ROOT; a plugin's namespaced input has a colon).
   const sources = Object.keys(result.metafile.inputs).filter((input) => !/(^|\/)node_modules\//.test(input) && !input.startsWith("../") && !input.includes(":"));
   const inputs: BuildRecord["inputs"] = {};
-  for (const file of new Set([...sources, ...BUILD_DEFINITION, "infra/build-cli.ts", "bin/external-endpoint-syncer.js", INSTALLED])) {
+  for (const file of new Set([...sources, ...BUILD_DEFINITION, "infra/build-cli.ts", LAUNCHER_SOURCE, INSTALLED])) {
     // Only npm writes INSTALLED: under another package manager, dependencies change without a rebuild.
     const info = await stat(path.join(ROOT, file)).catch((error: NodeJS.ErrnoException) => (file === INSTALLED && error.code === "ENOENT" ? undefined : Promise.reject(error)));
     if (!info) continue;
     // A file changed while esbuild read it may be in the bundle as it was: recorded so that it never matches.
     inputs[file] = info.mtimeMs >= started ? [-1, -1] : [info.mtimeMs, info.size];
   }
+  await buildLauncher(name);
   const entry = `${name}/${path.basename(ENTRY, ".ts")}${extension}`;
   const record: BuildRecord = { entry, inputs };
   const temporary = `${BUILD_RECORD}.${name}`;
@@ -55,6 +59,23 @@ export async function buildCli(): Promise<string> {
   if (superseded) await utimes(path.join(CLI_DIST, superseded), new Date(), new Date()).catch(() => undefined);
   await removeOldBuilds(name);
   return path.join(CLI_DIST, entry);
+}
+
+/** Compiles the launcher beside the builds, replacing the one there whole: a run starting meanwhile loads one or the other. */
+async function buildLauncher(name: string) {
+  const temporary = `${LAUNCHER}.${name}`;
+  await esbuild.build({
+    absWorkingDir: ROOT,
+    entryPoints: [LAUNCHER_SOURCE],
+    outfile: temporary,
+    format: "esm",
+    platform: "node",
+    target: "node22",
+    banner: { js: "#!/usr/bin/env node" },
+    logLevel: "warning",
+  });
+  await chmod(temporary, 0o755);
+  await rename(temporary, LAUNCHER);
 }
 
 async function removeOldBuilds(current: string) {

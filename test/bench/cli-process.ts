@@ -5,10 +5,11 @@
 import { execFile } from "node:child_process";
 import path from "node:path";
 import { promisify } from "node:util";
+import { CLI } from "../harness/cli.ts";
 
 const ROOT = path.join(import.meta.dirname, "../..");
 export const CLI_ENTRIES = {
-  bundle: path.join(ROOT, "bin/external-endpoint-syncer.js"),
+  bundle: CLI,
   sources: path.join(ROOT, "functions/cli.ts"),
 } as const;
 

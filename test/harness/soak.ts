@@ -38,6 +38,7 @@ import {
   type Published,
   type Violation,
 } from "./soak-invariants.ts";
+import { CLI } from "./cli.ts";
 
 export interface SoakOptions {
   /** Runs with faults; the convergence runs come after. */
@@ -78,7 +79,6 @@ type BackendState = "up" | "refused" | "blackholed" | "http503";
 const REGION = "eu-west-1";
 const RISE = 2;
 const FALL = 2;
-const CLI = path.join(import.meta.dirname, "../../bin/external-endpoint-syncer.js");
 const DNS_NAME = "api.soak.internal";
 const SRV_NAME = "_etcd-client._tcp.soak.internal";
 

@@ -17,9 +17,9 @@ import { createTestNetwork, type BackendFleet, type TestNetwork } from "../../in
 import type { StatusReport } from "../../functions/cli/status.ts";
 import { selectorlessService, startTestCluster, type TestCluster } from "../harness/cluster.ts";
 import { startDnsServer, type TestDnsServer } from "../harness/dns-server.ts";
+import { CLI } from "../harness/cli.ts";
 
 const NAMESPACE = "ees-cli";
-const CLI = join(import.meta.dirname, "../../bin/external-endpoint-syncer.js");
 const { version } = JSON.parse(await readFile(join(import.meta.dirname, "../../package.json"), "utf8")) as { version: string };
 const ETCD_NAME = "etcd.cli.internal";
 let cluster: TestCluster;

@@ -25,9 +25,9 @@ import { LAST_SYNC } from "../../functions/plan/status.ts";
 import type { RunReport } from "../../functions/report/report.ts";
 import { selectorlessService, startTestCluster, testConfig, type TestCluster } from "../harness/cluster.ts";
 import { ETCD_CLIENT_PORT, startEtcdCluster, type EtcdCluster } from "../harness/etcd-cluster.ts";
+import { CLI } from "../harness/cli.ts";
 
 const NAMESPACE = "ees-hc-sync";
-const CLI = path.join(import.meta.dirname, "../../bin/external-endpoint-syncer.js");
 const ETCD = ["198.18.42.2", "198.18.42.3", "198.18.42.4"];
 const PORT = 8080;
 /** Twenty HTTP backends, handed out to the tests below so none shares another's. */

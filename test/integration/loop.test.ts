@@ -27,9 +27,9 @@ import { STOP_GRACE_MS } from "../../functions/loop.ts";
 import { syncEvery } from "../../functions/engine/ticks.ts";
 import { ClusterConnections } from "../../functions/kube/client.ts";
 import { eventually, selectorlessService, startTestCluster, testConfig, type AuditEvent, type TestCluster } from "../harness/cluster.ts";
+import { CLI } from "../harness/cli.ts";
 
 const NAMESPACE = "ees-loop";
-const CLI = path.join(import.meta.dirname, "../../bin/external-endpoint-syncer.js");
 const MANIFESTS = path.join(import.meta.dirname, "../../infra/kubernetes/deployment.yaml");
 const BACKENDS = ["198.18.171.2", "198.18.171.3"];
 const PORT = 8080;

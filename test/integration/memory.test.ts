@@ -28,9 +28,9 @@ import type { RunReport } from "../../functions/report/report.ts";
 import { startTestCluster, type TestCluster } from "../harness/cluster.ts";
 import { fleetMemory, gzipBomb, randomIpv6 } from "../harness/memory-samples.ts";
 import { targetSyncer, type TargetSyncer } from "../harness/target-sync.ts";
+import { CLI } from "../harness/cli.ts";
 
 const NAMESPACE = "ees-memory";
-const CLI = path.join(import.meta.dirname, "../../bin/external-endpoint-syncer.js");
 const PORT = 8080;
 const LIVE = "198.18.73.10";
 const DYING = "198.18.73.11";

@@ -16,8 +16,8 @@ import { applyRbac } from "../../infra/control-plane/local-cluster.ts";
 import type { RbacObject } from "../../functions/kube/rbac.ts";
 import type { RunReport } from "../../functions/report/report.ts";
 import { type AuditEvent, selectorlessService, startTestCluster, SYNCER_USER, type TestCluster } from "../harness/cluster.ts";
+import { CLI } from "../harness/cli.ts";
 
-const CLI = join(import.meta.dirname, "../../bin/external-endpoint-syncer.js");
 const OTHER = "ees-rbac";
 const AWS_AUTH = { mapRoles: "- rolearn: arn:aws:iam::123456789012:role/admin\n  username: admin\n  groups: [system:masters]\n" };
 let cluster: TestCluster;
