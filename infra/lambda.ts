@@ -3,7 +3,7 @@
 // syncIntervalSeconds is a schedule EventBridge can express.
 import { readFileSync, statSync } from "node:fs";
 import { dirname, isAbsolute, matchesGlob, relative, resolve, sep } from "node:path";
-import { loadConfig } from "../functions/config/load.ts";
+import { loadConfig, loadSyncInterval } from "../functions/config/load.ts";
 import { parseYaml } from "../functions/config/yaml.ts";
 import type { Config } from "../functions/config/schema.ts";
 
@@ -153,7 +153,7 @@ export function scheduleRate(syncIntervalSeconds: number, source: string): strin
 
 /** The sync function's schedule, from the config file it reads: the rate, and the interval it stands for (EES_SYNC_INTERVAL_SECONDS). */
 export async function syncSchedule(root: string, configFile: string): Promise<{ rate: string; seconds: string }> {
-  const { syncIntervalSeconds } = await loadConfig(resolve(root, configFile));
+  const syncIntervalSeconds = await loadSyncInterval(resolve(root, configFile));
   return { rate: scheduleRate(syncIntervalSeconds, configFile), seconds: String(syncIntervalSeconds) };
 }
 

@@ -3,7 +3,8 @@ import { homedir } from "node:os";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { describeIssues } from "./issues.ts";
 import { checkLimits, type RuntimeLimits } from "./limits.ts";
-import { configSchema, type CheckConfig, type Config, type TargetConfig } from "./schema.ts";
+import * as z from "zod";
+import { configSchema, syncIntervalSchema, type CheckConfig, type Config, type TargetConfig } from "./schema.ts";
 import { parseYaml } from "./yaml.ts";
 
 /** A config that cannot run. Lists every problem, each naming the path and the value. */
@@ -54,12 +55,26 @@ function parseText(text: string, source: string): unknown {
   return parsed.value;
 }
 
-/** Reads a config file; the paths it names (kubeconfigs, a check's TLS files, file sources) are taken relative to it. */
-export async function loadConfig(path: string, limits: RuntimeLimits = {}): Promise<Config> {
-  const text = await readFile(path, "utf8").catch((error: NodeJS.ErrnoException) => {
+async function readConfigText(path: string): Promise<string> {
+  return readFile(path, "utf8").catch((error: NodeJS.ErrnoException) => {
     throw new ConfigError(path, [`cannot read the file: ${error.code ?? error.message}`]);
   });
-  const config = parseConfig(text, path, limits);
+}
+
+/**
+ * Only a config file's syncIntervalSeconds, checked alone: serverless.yml derives the schedule from it even while
+ * the rest is broken, so that serverless offline still starts and answers with the config's problems.
+ */
+export async function loadSyncInterval(path: string): Promise<number> {
+  const input = parseText(await readConfigText(path), path);
+  const result = z.looseObject({ syncIntervalSeconds: syncIntervalSchema }).safeParse(input);
+  if (!result.success) throw new ConfigError(path, describeIssues(result.error, input));
+  return result.data.syncIntervalSeconds;
+}
+
+/** Reads a config file; the paths it names (kubeconfigs, a check's TLS files, file sources) are taken relative to it. */
+export async function loadConfig(path: string, limits: RuntimeLimits = {}): Promise<Config> {
+  const config = parseConfig(await readConfigText(path), path, limits);
   const base = dirname(resolve(path));
   return {
     ...config,

@@ -184,4 +184,13 @@ describe("the schedule, from syncIntervalSeconds", () => {
     assert.deepEqual(await syncSchedule(dir, "a.yaml"), { rate: "rate(5 minutes)", seconds: "300" });
     assert.deepEqual(await syncSchedule(dir, "b.yaml"), { rate: "rate(1 minute)", seconds: "60" });
   });
+
+  it("reads only the interval, so that a config broken elsewhere still schedules (offline then answers with its problems)", async () => {
+    const dir = await serviceWith({
+      "broken-target.yaml": stringify({ syncIntervalSeconds: 120, clusters: [], targets: [{ namespace: "Not A Label" }] }),
+      "broken-interval.yaml": stringify({ syncIntervalSeconds: "often", clusters: [], targets: [] }),
+    });
+    assert.deepEqual(await syncSchedule(dir, "broken-target.yaml"), { rate: "rate(2 minutes)", seconds: "120" });
+    await assert.rejects(syncSchedule(dir, "broken-interval.yaml"), (error: Error) => error.name === "ConfigError" && /syncIntervalSeconds: .*"often"/.test(error.message));
+  });
 });
