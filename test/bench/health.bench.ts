@@ -11,8 +11,11 @@
 //   HEALTH_BENCH_SIZES=10000          sizes to run (comma-separated)
 //   HEALTH_BENCH_RUNS=3               runs of each measurement
 //   HEALTH_BENCH_ONLY=probe           skip the whole syncs and fast detection
+//   HEALTH_BENCH_ONLY=sync            only the bare loop and the whole syncs: no check alone, no fast detection
+//   HEALTH_BENCH_CHECK=tcp            the targets' check: http (default) or tcp
 //   HEALTH_BENCH_CONCURRENCY=900      checkConcurrency in the config (default: the schema's)
-//   HEALTH_BENCH_CPU_PROF=DIR         --cpu-prof for the measured processes (the check's, each sync's), profiles in DIR
+//   HEALTH_BENCH_CPU_PROF=DIR         --cpu-prof for the measured processes (the check's, each sync's), profiles in DIR, and the
+//                                     bundle with its source maps in DIR/bundle, to read them by
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -32,6 +35,9 @@ const TIMEOUT_MS = 2000;
 const SIZES = process.env.HEALTH_BENCH_SIZES ? process.env.HEALTH_BENCH_SIZES.split(",").map(Number) : [1_000, 10_000];
 const RUNS = Number(process.env.HEALTH_BENCH_RUNS ?? 3);
 const ONLY_PROBE = process.env.HEALTH_BENCH_ONLY === "probe";
+const ONLY_SYNC = process.env.HEALTH_BENCH_ONLY === "sync";
+const CHECK_KIND = process.env.HEALTH_BENCH_CHECK ?? "http";
+if (CHECK_KIND !== "http" && CHECK_KIND !== "tcp") throw new Error(`HEALTH_BENCH_CHECK must be http or tcp, not ${CHECK_KIND}`);
 const CONCURRENCY = process.env.HEALTH_BENCH_CONCURRENCY ? Number(process.env.HEALTH_BENCH_CONCURRENCY) : undefined;
 const PROFILE_FLAGS = process.env.HEALTH_BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.HEALTH_BENCH_CPU_PROF}`] : [];
 const BLACKHOLED_SHARE = 0.1;
@@ -69,16 +75,19 @@ try {
     // Interleaved, so what drifts on this machine during the runs weighs on all alike.
     for (let run = 0; run < RUNS; run++) {
       bare.push(await child("bare", probeConfig));
+      if (ONLY_SYNC) continue;
       probes.push(await child("probe", probeConfig, PROFILE_FLAGS));
       hinted.push(await child("probe", probeConfig, PROFILE_FLAGS, [timedOutFile]));
     }
     const bareWallMs = median(bare.map((measured) => measured.wallMs));
     row("bare TCP connect loop", bare, (result) => `${result.connected} connected`);
-    row("http check (probe only)", probes, (result) => JSON.stringify(result));
-    goals(probes, bareWallMs);
-    // As a steady sync probes: what timed out last run (all of the black-holed) goes first.
-    row("  timed-out ones first", hinted, (result) => JSON.stringify(result));
-    goals(hinted, bareWallMs);
+    if (!ONLY_SYNC) {
+      row(`${CHECK_KIND} check (probe only)`, probes, (result) => JSON.stringify(result));
+      goals(probes, bareWallMs);
+      // As a steady sync probes: what timed out last run (all of the black-holed) goes first.
+      row("  timed-out ones first", hinted, (result) => JSON.stringify(result));
+      goals(hinted, bareWallMs);
+    }
     if (!ONLY_PROBE) {
       const firsts: Measured[] = [];
       const steadies: Measured[] = [];
@@ -97,7 +106,7 @@ try {
     await network.unblackhole(dark);
   }
 
-  if (!ONLY_PROBE) await measureFastDetection();
+  if (!ONLY_PROBE && !ONLY_SYNC) await measureFastDetection();
 } finally {
   await network.destroy();
   await cluster.stop();
@@ -146,7 +155,7 @@ async function writeConfig(service: string, addresses: string[], extra: Record<s
           service,
           ports: [{ name: "http", port: PORT }],
           sources: [{ name: "fleet", static: addresses.map((address) => ({ address })) }],
-          check: { http: { path: "/healthz", timeoutMs: TIMEOUT_MS } },
+          check: CHECK_KIND === "tcp" ? { tcp: { timeoutMs: TIMEOUT_MS } } : { http: { path: "/healthz", timeoutMs: TIMEOUT_MS } },
         },
       ],
       ...extra,
@@ -197,7 +206,7 @@ async function bundleChild(): Promise<string> {
   if (typeof custom.plugins === "string") options.plugins = (await import(pathToFileURL(path.join(ROOT, custom.plugins)).href)).default;
   // serverless-esbuild's own options, which it takes out before it calls esbuild.
   for (const key of ["exclude", "outputFileExtension", "packager", "nodeExternals", "keepOutputDirectory", "concurrency", "zipConcurrency", "nativeZip", "packagerOptions", "installExtraArgs", "outputBuildFolder", "outputWorkFolder", "skipBuild", "skipRebuild", "skipBuildExcludeFns", "stripEntryResolveExtensions", "disposeContext", "watch", "packagePath"]) delete options[key];
-  const outdir = path.join(work, "bundle");
+  const outdir = path.join(process.env.HEALTH_BENCH_CPU_PROF ?? work, "bundle");
   await esbuild.build({ ...(options as esbuild.BuildOptions), absWorkingDir: ROOT, entryPoints: ["test/bench/health-child.ts"], outdir, logLevel: "warning" });
   const entry = path.join(outdir, `health-child${extension}`);
   if (!existsSync(entry)) throw new Error(`no bundle at ${entry}`);
