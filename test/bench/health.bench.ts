@@ -71,7 +71,8 @@ try {
     const concurrency = CONCURRENCY ? { checkConcurrency: CONCURRENCY } : {};
     const timedOutFile = path.join(work, `timed-out-${size}.json`);
     await writeFile(timedOutFile, JSON.stringify(dark));
-    const probeConfigs = await Promise.all(CHECKS.map((kind) => writeConfig(`probe-${size}-${kind}`, addresses, concurrency, kind)));
+    const probeConfigs: string[] = [];
+    for (const kind of CHECKS) probeConfigs.push(await writeConfig(`probe-${size}-${kind}`, addresses, concurrency, kind));
     const bare: Measured[] = [];
     const probes: Measured[][] = CHECKS.map(() => []);
     const hinted: Measured[][] = CHECKS.map(() => []);
