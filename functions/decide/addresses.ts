@@ -101,6 +101,8 @@ export function mergeBackends(found: Backend[]): { backends: Backend[]; rejected
 }
 
 function union(first: string[] | undefined, second: string[]): string[] {
+  // A backend seen first, with one source, as nearly all are: a copy, without a Set for it.
+  if (first === undefined && second.length < 2) return [...second];
   return [...new Set([...(first ?? []), ...second])];
 }
 
