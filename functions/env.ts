@@ -1,4 +1,5 @@
 import { LABEL_VALUE } from "./config/schema.ts";
+import { DEFAULT_INSTALLATION } from "./registry/labels.ts";
 
 /** A required environment variable is missing or blank. */
 export class EnvError extends Error {
@@ -26,7 +27,7 @@ export function requireEnv(name: string): string {
  */
 export function installationId(flag?: string): string {
   const [installation, from] =
-    flag !== undefined ? [flag, "--installation"] : [optionalEnv("EES_INSTALLATION") ?? "default", "environment variable EES_INSTALLATION"];
+    flag !== undefined ? [flag, "--installation"] : [optionalEnv("EES_INSTALLATION") ?? DEFAULT_INSTALLATION, "environment variable EES_INSTALLATION"];
   if (installation === "" || installation.length > 63 || !LABEL_VALUE.test(installation)) {
     throw new InstallationError(`${from} is ${JSON.stringify(installation)}: expected a label value (at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit)`);
   }

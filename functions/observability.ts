@@ -7,8 +7,10 @@ import { VERSION } from "./version.ts";
 
 const SERVICE = "external-endpoint-syncer";
 
+/** Every log line's service and release, the functions' and the CLI's alike. */
+export const LOG_KEYS = { serviceName: SERVICE, persistentKeys: { version: VERSION } };
 /** JSON lines, each with the release and, once `startInvocation` ran, the invocation id. Made once per cold start. */
-export const logger = new Logger({ serviceName: SERVICE, persistentKeys: { version: VERSION } });
+export const logger = new Logger(LOG_KEYS);
 /** The deployment's stage (serverless.yml sets it), a dimension of every metric: dev and prod in one account stay apart. */
 const stage = process.env.EES_STAGE;
 /** CloudWatch embedded metric format, one set per target. */
@@ -23,11 +25,6 @@ export function startInvocation(context: Context): void {
 /** One log line and one metric set per target, then the run's own line. Reports hold no secrets. */
 export function publishRun(report: RunReport): void {
   for (const target of report.targets) {
-    const fields = { ...summarizeTarget(target), durationMs: target.durationMs };
-    if (target.status === "failed") logger.error("target failed", fields);
-    else if (target.status === "degraded") logger.warn("target degraded", fields);
-    else logger.info("target synced", fields);
-
     metrics.addDimensions({ target: target.target, cluster: target.cluster });
     metrics.addMetric("ReadyEndpoints", MetricUnit.Count, target.endpoints.ready);
     metrics.addMetric("NotReadyEndpoints", MetricUnit.Count, target.endpoints.notReady);
@@ -52,10 +49,21 @@ export function publishRun(report: RunReport): void {
       metrics.publishStoredMetrics();
     }
   }
+  logRun(report);
+}
+
+/** publishRun's log lines without its metrics: what the CLI logs. */
+export function logRun(report: RunReport, log: Logger = logger): void {
+  for (const target of report.targets) {
+    const fields = { ...summarizeTarget(target), durationMs: target.durationMs };
+    if (target.status === "failed") log.error("target failed", fields);
+    else if (target.status === "degraded") log.warn("target degraded", fields);
+    else log.info("target synced", fields);
+  }
   const pruneErrors = report.pruned.filter((prune) => prune.error).map((prune) => ({ cluster: prune.cluster, error: prune.error }));
   const pruned = report.pruned.flatMap((prune) => prune.changes.map((change) => `${prune.cluster}: ${change.kind} ${change.namespace}/${change.name}`));
   const fields = { ok: report.ok, degraded: report.degraded, dryRun: report.dryRun, durationMs: report.durationMs, pruned, pruneErrors };
-  if (!report.ok) logger.error("sync finished", fields);
-  else if (report.degraded) logger.warn("sync finished", fields);
-  else logger.info("sync finished", fields);
+  if (!report.ok) log.error("sync finished", fields);
+  else if (report.degraded) log.warn("sync finished", fields);
+  else log.info("sync finished", fields);
 }

@@ -31,11 +31,15 @@ async function loadFunctionConfig(): Promise<Config> {
   return parseConfig(text, `SSM parameter ${parameter}`, limits);
 }
 
-/** The sync function's timeout as serverless.yml sets it, and this process's descriptor limit. */
+/** The sync function's timeout and schedule as serverless.yml sets them, and this process's descriptor limit. */
 function functionLimits(): RuntimeLimits {
-  const timeout = optionalEnv("EES_SYNC_TIMEOUT_SECONDS");
-  if (timeout !== undefined && !/^[1-9]\d*$/.test(timeout)) throw new EnvError("EES_SYNC_TIMEOUT_SECONDS", `must be whole seconds, got ${JSON.stringify(timeout)}`);
-  return { syncTimeoutSeconds: timeout === undefined ? undefined : Number(timeout), openFiles: openFilesLimit() };
+  return { syncTimeoutSeconds: secondsEnv("EES_SYNC_TIMEOUT_SECONDS"), scheduleIntervalSeconds: secondsEnv("EES_SYNC_INTERVAL_SECONDS"), openFiles: openFilesLimit() };
+}
+
+function secondsEnv(name: string): number | undefined {
+  const value = optionalEnv(name);
+  if (value !== undefined && !/^[1-9]\d*$/.test(value)) throw new EnvError(name, `must be whole seconds, got ${JSON.stringify(value)}`);
+  return value === undefined ? undefined : Number(value);
 }
 
 /** API Gateway answers 504 after 29 s, whatever the function's own timeout. */

@@ -9,6 +9,8 @@ command -v ip >/dev/null || missing+=(iproute2)
 command -v nft >/dev/null || missing+=(nftables)
 # faketime freezes the clock for the AWS CLI, the reference our EKS tokens are compared with.
 command -v faketime >/dev/null || missing+=(faketime)
+# curl signs docs/deploying.md's trigger requests (--aws-sigv4).
+command -v curl >/dev/null || missing+=(curl)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "[setup] installing ${missing[*]}" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null

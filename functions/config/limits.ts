@@ -5,6 +5,13 @@ import type { RefinementCtx } from "zod";
 export interface RuntimeLimits {
   /** The sync function's timeout (serverless.yml, passed as EES_SYNC_TIMEOUT_SECONDS): fast detection must end before it. */
   syncTimeoutSeconds?: number;
+  /**
+   * The interval of the sync function's schedule (serverless.yml derives it from the packaged config and passes
+   * it as EES_SYNC_INTERVAL_SECONDS): a config read at run time (SSM) must have the same syncIntervalSeconds.
+   */
+  scheduleIntervalSeconds?: number;
+  /** The loop's `run --every`, which replaces syncIntervalSeconds: fast detection must end before the next tick. */
+  loopIntervalSeconds?: number;
   /** The soft limit on open files (RLIMIT_NOFILE; Lambda's is 1,024): every probe in flight holds one. */
   openFiles?: number;
 }
@@ -37,6 +44,22 @@ export function checkLimits(limits: RuntimeLimits) {
     // The invocation would end mid-round, its writes and report cut off.
     if (timeout !== undefined && typeof fast?.forSeconds === "number" && fast.forSeconds >= timeout) {
       ctx.addIssue({ code: "custom", path: ["fastDetection", "forSeconds"], input: fast.forSeconds, message: `expected less than the sync function's timeout (${timeout} s)` });
+    }
+    // Streaks would expire after 3 intervals of the config's, while the schedule runs at another.
+    const scheduled = limits.scheduleIntervalSeconds;
+    if (scheduled !== undefined && typeof config.syncIntervalSeconds === "number" && config.syncIntervalSeconds !== scheduled) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["syncIntervalSeconds"],
+        input: config.syncIntervalSeconds,
+        // The value is in the message too: when it is the default, there is none written to show.
+        message: `expected ${scheduled}, the interval of the sync function's schedule (EES_SYNC_INTERVAL_SECONDS, derived from the config file serverless packaged), not ${config.syncIntervalSeconds}: give this config and that file the same syncIntervalSeconds`,
+      });
+    }
+    const every = limits.loopIntervalSeconds;
+    // The next tick would start while this one still re-checks: ticks never overlap, so it would start late.
+    if (every !== undefined && typeof fast?.forSeconds === "number" && fast.forSeconds >= every) {
+      ctx.addIssue({ code: "custom", path: ["fastDetection", "forSeconds"], input: fast.forSeconds, message: `expected less than --every (${every} s)` });
     }
     const concurrency = typeof config.checkConcurrency === "number" ? config.checkConcurrency : undefined;
     if (limits.openFiles !== undefined && concurrency !== undefined && concurrency > limits.openFiles - RESERVED_FILES) {

@@ -7,6 +7,7 @@ import { probeLimiter } from "../health/probe-all.ts";
 import { TcpCheck } from "../health/tcp.ts";
 import type { ClusterConnections } from "../kube/client.ts";
 import type { Verdict } from "../model.ts";
+import { DEFAULT_INSTALLATION } from "../registry/labels.ts";
 import { isDegraded, type RunReport, type TargetReport } from "../report/report.ts";
 import { pruneCluster } from "./prune.ts";
 import { checkTarget, type TargetContext } from "./check-target.ts";
@@ -59,7 +60,7 @@ export async function runSync(config: Config, connections: ClusterConnections, o
   const unknown = (options.targets ?? []).filter((name) => !known.has(name));
   if (unknown.length > 0) throw new UnknownTargetError(unknown);
   const selected = options.targets ? config.targets.filter((target) => options.targets!.includes(target.name)) : config.targets;
-  const installation = options.installation ?? "default";
+  const installation = options.installation ?? DEFAULT_INSTALLATION;
 
   const stopLooking = lookingDeadline(options);
   try {

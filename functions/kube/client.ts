@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { RequestContext, ResponseContext } from "@kubernetes/client-node";
 import { CoreV1Api, createConfiguration, DiscoveryV1Api, KubeConfig, ServerConfiguration } from "./client-node.ts";
 import type { ClusterConfig } from "../config/schema.ts";
@@ -30,6 +31,7 @@ function clientsFor(name: string, config: KubeConfig, context?: string): KubeCli
     if (!config.getContextObject(context)) throw new Error(`cluster ${name}: no context ${JSON.stringify(context)} in its kubeconfig`);
     config.setCurrentContext(context);
   }
+  reuseConnections(config);
   const cluster = config.getCurrentCluster();
   if (!cluster) throw new Error(`cluster ${name}: its kubeconfig names no current cluster`);
   // As KubeConfig.makeApiClient does, plus a deadline and our User-Agent on every request.
@@ -39,6 +41,38 @@ function clientsFor(name: string, config: KubeConfig, context?: string): KubeCli
     promiseMiddleware: [everyRequest],
   });
   return { cluster: name, core: new CoreV1Api(configuration), discovery: new DiscoveryV1Api(configuration) };
+}
+
+/** client-node's undici Agent, as far as we use it. */
+interface Dispatcher {
+  close(): Promise<void>;
+}
+
+interface DispatcherMaker {
+  createDispatcher(cluster: unknown, agentOptions: unknown): Dispatcher | undefined;
+}
+
+/**
+ * client-node 2.0.1 makes a new undici Agent for every request that carries a CA or a client certificate: a TLS
+ * handshake each time, and a connection pool left to idle out, which a process that syncs every few seconds
+ * piles up. One Agent per set of TLS options instead (a new set, as from an exec plugin's new certificate,
+ * replaces it), so connections are kept across requests and runs.
+ */
+function reuseConnections(config: KubeConfig): void {
+  const maker = config as unknown as DispatcherMaker;
+  if (typeof maker.createDispatcher !== "function") throw new Error("@kubernetes/client-node has no KubeConfig.createDispatcher: see reuseConnections in kube/client.ts");
+  const make = maker.createDispatcher.bind(config);
+  let current: { key: string; dispatcher: Dispatcher | undefined } | undefined;
+  maker.createDispatcher = (cluster, agentOptions) => {
+    const options = config.createDispatcherOptions(cluster as Parameters<KubeConfig["createDispatcherOptions"]>[0], agentOptions as Parameters<KubeConfig["createDispatcherOptions"]>[1]);
+    const key = createHash("sha256").update(JSON.stringify(options)).digest("hex");
+    if (current?.key !== key) {
+      // Requests under way on the old one finish first.
+      void current?.dispatcher?.close().catch(() => undefined);
+      current = { key, dispatcher: make(cluster, agentOptions) };
+    }
+    return current.dispatcher;
+  };
 }
 
 /**

@@ -11,7 +11,7 @@ import { memoryName } from "../registry/remembered.ts";
 /** Who the bindings grant to: the identity the syncer's credentials map to. */
 export type RbacSubject = { kind: "Group" | "User"; name: string } | { kind: "ServiceAccount"; namespace: string; name: string };
 
-/** The group infra/eks.md maps the functions' IAM role to. */
+/** The group docs/deploying.md's EKS access entry maps the functions' IAM role to. */
 export const DEFAULT_SUBJECT: RbacSubject = { kind: "Group", name: MANAGER };
 
 export type RbacObject =

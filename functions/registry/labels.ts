@@ -9,6 +9,8 @@ export const SKIP_MIRROR = "endpointslice.kubernetes.io/skip-mirror";
 export const OWNER = "external-endpoint-syncer/owner";
 /** The deployment that wrote an object (EES_INSTALLATION: the service and stage), whatever its owner id. */
 export const INSTALLATION = "external-endpoint-syncer/installation";
+/** The installation of a run that names none (no --installation, no EES_INSTALLATION). */
+export const DEFAULT_INSTALLATION = "default";
 /** The config's cluster entry an object was written through: two entries may reach one API server. */
 export const CLUSTER_ENTRY = "external-endpoint-syncer/cluster";
 /** The Service an object of ours other than a slice belongs to (slices use kubernetes.io/service-name). */

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the local control plane (etcd, kube-apiserver, kube-controller-manager) from the
-# Go module proxy into a cache outside git. Idempotent: a warm cache returns at once.
+# Builds the local control plane (etcd, kube-apiserver, kube-controller-manager) and kubectl (for the commands
+# docs/deploying.md runs) from the Go module proxy into a cache outside git. Idempotent: a warm cache returns at once.
 set -euo pipefail
 
 KUBE_VERSION="${KUBE_VERSION:-v1.37.2}"
@@ -27,7 +27,7 @@ build_etcd() {
 }
 
 build_kube() {
-  [ -x "$BIN/kube-apiserver" ] && [ -x "$BIN/kube-controller-manager" ] && return
+  [ -x "$BIN/kube-apiserver" ] && [ -x "$BIN/kube-controller-manager" ] && [ -x "$BIN/kubectl" ] && return
   local work="$CACHE/src/kubernetes-$KUBE_VERSION"
   mkdir -p "$work" && cd "$work"
   if [ ! -f go.mod ]; then
@@ -45,12 +45,15 @@ package tools
 import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager/app"
+	_ "k8s.io/kubectl/pkg/cmd"
 )
 GO
     go mod tidy
   fi
   [ -x "$BIN/kube-apiserver" ] || { go build -o "$BIN/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver && mv "$BIN/kube-apiserver.tmp" "$BIN/kube-apiserver"; }
   [ -x "$BIN/kube-controller-manager" ] || { go build -o "$BIN/kube-controller-manager.tmp" k8s.io/kubernetes/cmd/kube-controller-manager && mv "$BIN/kube-controller-manager.tmp" "$BIN/kube-controller-manager"; }
+  # `kubectl version` says which release it is, as a downloaded one would.
+  [ -x "$BIN/kubectl" ] || { go build -ldflags "-X k8s.io/client-go/pkg/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION" -o "$BIN/kubectl.tmp" k8s.io/kubernetes/cmd/kubectl && mv "$BIN/kubectl.tmp" "$BIN/kubectl"; }
 }
 
 start=$(date +%s)

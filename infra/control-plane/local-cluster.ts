@@ -67,7 +67,11 @@ export async function ensureControlPlaneBinaries(): Promise<string> {
   return binDir;
 }
 
-export async function startLocalCluster(options: { dir?: string; users?: ClusterUser[] } = {}): Promise<LocalCluster> {
+/**
+ * `tokenWebhook`: a URL the API server also asks about bearer tokens it does not know (a webhook token
+ * authenticator, as EKS's aws-iam-authenticator is), after the users' own tokens.
+ */
+export async function startLocalCluster(options: { dir?: string; users?: ClusterUser[]; tokenWebhook?: string } = {}): Promise<LocalCluster> {
   const users = options.users ?? [];
   const dir = options.dir ? path.resolve(options.dir) : await mkdtemp(path.join(os.tmpdir(), "ees-cluster-"));
   const etcdDataDir = path.join(dir, "etcd-data");
@@ -99,6 +103,23 @@ export async function startLocalCluster(options: { dir?: string; users?: Cluster
     path.join(dir, "audit-policy.yaml"),
     YAML.stringify({ apiVersion: "audit.k8s.io/v1", kind: "Policy", omitStages: ["RequestReceived", "ResponseStarted"], rules: [{ level: "Metadata" }] }),
   );
+
+  const webhookFlags: string[] = [];
+  if (options.tokenWebhook) {
+    const webhookConfig = path.join(dir, "token-webhook.kubeconfig");
+    await writeFile(
+      webhookConfig,
+      YAML.stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [{ name: "token-webhook", cluster: { server: options.tokenWebhook } }],
+        users: [{ name: "kube-apiserver", user: {} }],
+        contexts: [{ name: "token-webhook", context: { cluster: "token-webhook", user: "kube-apiserver" } }],
+        "current-context": "token-webhook",
+      }),
+    );
+    webhookFlags.push(`--authentication-token-webhook-config-file=${webhookConfig}`, "--authentication-token-webhook-version=v1");
+  }
 
   const started: ManagedProcess[] = [];
   const stopAll = async () => {
@@ -145,6 +166,7 @@ export async function startLocalCluster(options: { dir?: string; users?: Cluster
       `--audit-log-path=${auditLogPath}`,
       // Events are written inside the request's handler, so they are in the log once a (small) response arrives.
       "--audit-log-mode=blocking",
+      ...webhookFlags,
     ]);
     started.push(apiServer);
     await waitUntil("kube-apiserver /readyz", [etcd, apiServer], apiServer, async () => {

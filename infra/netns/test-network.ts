@@ -38,14 +38,19 @@ process.on("exit", () => {
 
 /** The test-host space: a network's extra ranges must lie in it (RFC 2544's benchmarking block). */
 const BENCHMARK_BLOCK: [string, number] = ["198.18.0.0", 15];
+/** RFC 1918: where a shipped example's addresses (10.0.0.11) lie. */
+const PRIVATE_BLOCKS: [string, number][] = [["10.0.0.0", 8], ["172.16.0.0", 12], ["192.168.0.0", 16]];
 
 /**
  * `extraRanges`: more IPv4 ranges ("198.19.40.0/24") routed into the namespace beside its own /24, for fleets
  * larger than one /24 holds. Each must lie in 198.18.0.0/15.
+ * `privateAddresses`: single private IPv4 addresses a test must use as a shipped config names them, each routed
+ * into the namespace as a /32: only those addresses leave the host's other routes, and only while it exists.
  */
-export async function createTestNetwork(options: { name: string; subnetIndex: number; extraRanges?: string[] }): Promise<TestNetwork> {
+export async function createTestNetwork(options: { name: string; subnetIndex: number; extraRanges?: string[]; privateAddresses?: string[] }): Promise<TestNetwork> {
   const { name, subnetIndex } = options;
   const extraRanges = options.extraRanges ?? [];
+  const privateAddresses = options.privateAddresses ?? [];
   if (!Number.isInteger(subnetIndex) || subnetIndex < 0 || subnetIndex > 255) {
     throw new Error(`subnetIndex must be an integer in 0..255, got ${subnetIndex}`);
   }
@@ -70,6 +75,14 @@ export async function createTestNetwork(options: { name: string; subnetIndex: nu
     }
     subnets.addSubnet(network, Number(prefix), "ipv4");
   }
+  const privateBlocks = new BlockList();
+  for (const [network, prefix] of PRIVATE_BLOCKS) privateBlocks.addSubnet(network, prefix, "ipv4");
+  for (const address of privateAddresses) {
+    if (!isIPv4(address) || !privateBlocks.check(address, "ipv4")) {
+      throw new Error(`private address ${address} of test network ${name} must be an IPv4 address in ${PRIVATE_BLOCKS.map((block) => block.join("/")).join(", ")}`);
+    }
+    subnets.addAddress(address, "ipv4");
+  }
 
   await removeNetwork(name, hostVeth);
   try {
@@ -85,6 +98,7 @@ export async function createTestNetwork(options: { name: string; subnetIndex: nu
       `addr add ${hostAddress6}/64 dev ${hostVeth} nodad`,
       `link set ${hostVeth} up`,
       ...extraRanges.map((range) => `route add ${range} dev ${hostVeth}`),
+      ...privateAddresses.map((address) => `route add ${address}/32 dev ${hostVeth}`),
     ]);
     // Namespace addresses live on lo as /32 and /128 (see addAddresses); replies leave by one default
     // route over the veth. Permanent neighbours mean no ARP or neighbour discovery is ever waited for.
@@ -111,7 +125,7 @@ export async function createTestNetwork(options: { name: string; subnetIndex: nu
       for (const address of addresses) {
         const family = isIPv4(address) ? "ipv4" : isIPv6(address) ? "ipv6" : undefined;
         if (!family || !subnets.check(address, family)) {
-          throw new Error(`${address} is not in ${[`${subnet4}/24`, `${subnet6}/64`, ...extraRanges].join(", ")} of test network ${name}`);
+          throw new Error(`${address} is not in ${[`${subnet4}/24`, `${subnet6}/64`, ...extraRanges, ...privateAddresses].join(", ")} of test network ${name}`);
         }
         if (address === hostAddress || address === hostAddress6 || address === `198.18.${subnetIndex}.255`) {
           throw new Error(`${address} is reserved in test network ${name} (host side or broadcast)`);

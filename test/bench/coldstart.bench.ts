@@ -8,23 +8,25 @@
 //     sources import (functions/aws/sdk-*.ts), both clients made and their credentials resolved;
 //   - the naive bundle's import, and the same plus its clients made and their credentials resolved;
 //   - the trigger handler's import, and the sync handler's under NODE_OPTIONS=--enable-source-maps;
+//   - the CLI's --help, the whole process, as users run it (its bundle) and from its sources (up to 0.2.0);
 //   - a sync of 1,000 static endpoints into a real API server by the bundled handler: its process's peak RSS,
 //     under Node's default heap limits and under those Lambda's runtime sets for a 128 MB function.
 // Real syncs (a static + DNS config, an EC2 + Route 53 config against moto) record which chunk files they load,
 // to show that only the second loads AWS SDK code. Prints size, median and spread (min–max), and the goals.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
 import { ChangeResourceRecordSetsCommand, CreateHostedZoneCommand, Route53Client } from "@aws-sdk/client-route-53";
 import { EC2Client, RunInstancesCommand } from "@aws-sdk/client-ec2";
 import * as esbuild from "esbuild";
-import { parse, stringify } from "yaml";
+import { stringify } from "yaml";
+import { functionsBuildOptions } from "../../infra/esbuild-options.ts";
 import { selectorlessService, startTestCluster, type TestCluster } from "../harness/cluster.ts";
 import { startDnsServer, type TestDnsServer } from "../harness/dns-server.ts";
 import { startMoto, type Moto } from "../harness/moto.ts";
+import { buildCliIfStale, CLI_ENTRIES, type CliRun, runCli } from "./cli-process.ts";
 
 const ROOT = path.join(import.meta.dirname, "../..");
 const RUNS = 9;
@@ -38,14 +40,6 @@ const GOALS = { staticImportMs: 150, awsShareOfNaive: 0.6, syncPeakMb: 100 };
  * for the young generation (two semi-spaces) and the rest for the old one.
  */
 const LAMBDA_128_MB_FLAGS = "--max-semi-space-size=6 --max-old-space-size=116";
-/** serverless-esbuild's target for the provider's runtime. */
-const RUNTIME_TARGETS: Record<string, string> = { "nodejs20.x": "node20", "nodejs22.x": "node22", "nodejs24.x": "node24" };
-/** serverless-esbuild's own options, which it takes out before it calls esbuild. */
-const PLUGIN_KEYS = [
-  "concurrency", "zipConcurrency", "exclude", "nativeZip", "packager", "packagePath", "watch", "keepOutputDirectory", "packagerOptions",
-  "installExtraArgs", "outputFileExtension", "outputBuildFolder", "outputWorkFolder", "nodeExternals", "skipBuild", "skipRebuild",
-  "skipBuildExcludeFns", "stripEntryResolveExtensions", "disposeContext",
-];
 
 interface Bundle {
   /** The handler's file. */
@@ -91,10 +85,14 @@ try {
     "sync: import, --enable-source-maps": { bundle: sync!, options: {}, nodeOptions: "--enable-source-maps" },
   };
   const timings = new Map<string, ChildResult[]>(Object.keys(cases).map((name) => [name, []]));
+  // The command's --help, a whole process each: as users run it (the bundle), and from its sources (up to 0.2.0).
+  await buildCliIfStale();
+  const help: Record<keyof typeof CLI_ENTRIES, CliRun[]> = { bundle: [], sources: [] };
   for (let round = 0; round < RUNS; round++) {
     for (const [name, { bundle, options, nodeOptions }] of Object.entries(cases)) {
       timings.get(name)!.push(await runChild(child, bundle.entry, options, { ...awsEnv, EES_CONFIG: "/nonexistent.yaml" }, nodeOptions));
     }
+    for (const entry of ["bundle", "sources"] as const) help[entry].push(await runCli(entry, ["--help"]));
   }
 
   // Real syncs into a real API server: which chunks they load, and the peak memory of 1,000 endpoints.
@@ -146,6 +144,10 @@ try {
   timingRow("naive: import + EC2, Route 53 clients", `${megabytes(naiveSize)} (1 file)`, true);
   timingRow("trigger: import", `${megabytes((await staticClosure(trigger!)).bytes)}`, false);
   timingRow("sync: import, --enable-source-maps", `+ ${megabytes(await mapSize(sync!))} of maps`, false);
+  for (const [entry, label] of [["bundle", "the command (its bundle)"], ["sources", "functions/cli.ts, from its sources"]] as const) {
+    const results = help[entry];
+    rows.push([`CLI --help: ${label}`, "", `whole ${ms(results.map((run) => run.wallMs))}`, ms(results.map((run) => run.cpuMs)), mb(results.map((run) => run.peakRssMB))]);
+  }
   for (const [flags, label] of [["node", "Node's defaults"], ["lambda", "Lambda's 128 MB flags"]] as const) {
     const results = memory[flags];
     rows.push([
@@ -200,26 +202,6 @@ try {
 }
 
 // ---- builds
-
-/** esbuild's options as serverless-esbuild makes them from serverless.yml (bundle.ts and getBuildOptions in its dist). */
-async function functionsBuildOptions() {
-  const serverless = parse(await readFile(path.join(ROOT, "serverless.yml"), "utf8")) as {
-    provider: { runtime: string };
-    functions: Record<string, { handler: string }>;
-    custom: { esbuild: Record<string, unknown> };
-  };
-  const custom = serverless.custom.esbuild;
-  if (JSON.stringify(custom).includes("${")) throw new Error("custom.esbuild uses serverless variables, which this benchmark does not resolve");
-  if (custom.config) throw new Error("custom.esbuild.config (a build script) is not supported here");
-  const options: Record<string, unknown> = { bundle: true, platform: "node", target: RUNTIME_TARGETS[serverless.provider.runtime], external: [], ...custom };
-  const exclude = (custom.exclude as string[] | undefined) ?? ["aws-sdk"];
-  options.external = [...((custom.external as string[] | undefined) ?? []), ...(exclude.includes("*") ? [] : exclude)];
-  const extension = (custom.outputFileExtension as string | undefined) ?? ".js";
-  if (extension !== ".js") options.outExtension = { ".js": extension };
-  if (typeof custom.plugins === "string") options.plugins = (await import(pathToFileURL(path.join(ROOT, custom.plugins)).href)).default;
-  for (const key of PLUGIN_KEYS) delete options[key];
-  return { options: options as esbuild.BuildOptions, functions: serverless.functions, extension };
-}
 
 async function buildFunctions(names: string[]): Promise<Bundle[]> {
   const { options, functions, extension } = await functionsBuildOptions();

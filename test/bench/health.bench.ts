@@ -6,9 +6,12 @@
 // check the check alone (also knowing which backends timed out last run, as a steady sync does) and the whole
 // sync (a first run, then a steady one, of a Service of its own each time), each as wall time, CPU time and peak
 // RSS of its process, the median of several runs with their range; each goal met or missed, and the steady
-// sync beside the bare loop; then the detection latency of fast-detection mode. The goals (issues 5 and 15) are
-// for 10,000 backends: wall ≤ 1.25 × the probe timeout, CPU ≤ 2 s, peak memory ≤ 128 MB. The fleet server
-// shares this machine's cores, so the wall time is also given as a ratio to the bare loop's.
+// sync beside the bare loop; then the detection latency of fast-detection mode. Beside the first check's whole
+// syncs, the same syncs by the CLI as users run it (its bundle; also under the function's heap limits) and from
+// its TypeScript sources (the command up to 0.2.0), each a whole process under Node's default heap limits unless
+// said, its wall time from spawn to exit. The goals (issues 5 and 15) are for 10,000 backends: wall ≤ 1.25 × the
+// probe timeout, CPU ≤ 2 s, peak memory ≤ 128 MB. The fleet server shares this machine's cores, so the wall time
+// is also given as a ratio to the bare loop's.
 //   HEALTH_BENCH_SIZES=10000          sizes to run (comma-separated)
 //   HEALTH_BENCH_RUNS=3               runs of each measurement
 //   HEALTH_BENCH_ONLY=probe           skip the whole syncs and fast detection
@@ -19,15 +22,15 @@
 //                                     bundle with its source maps in DIR/bundle, to read them by
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import * as esbuild from "esbuild";
-import { parse } from "yaml";
+import { functionsBuildOptions } from "../../infra/esbuild-options.ts";
 import { createTestNetwork } from "../../infra/netns/test-network.ts";
 import { selectorlessService, startTestCluster } from "../harness/cluster.ts";
+import { buildCliIfStale, CLI_ENTRIES, runCli } from "./cli-process.ts";
 
 const ROOT = path.join(import.meta.dirname, "../..");
 const NAMESPACE = "ees-hc-bench";
@@ -52,6 +55,7 @@ const ADDRESSES = RANGES.flatMap((range) => Array.from({ length: 254 }, (_, host
 
 const work = await mkdtemp(path.join(tmpdir(), "ees-hc-bench-"));
 const CHILD = await bundleChild();
+await buildCliIfStale();
 const cluster = await startTestCluster([NAMESPACE]);
 const network = await createTestNetwork({ name: "ees-hc-bnch", subnetIndex: 40, extraRanges: RANGES });
 try {
@@ -98,20 +102,34 @@ try {
     }
     if (!ONLY_PROBE) {
       for (const kind of CHECKS) {
-        const firsts: Measured[] = [];
-        const steadies: Measured[] = [];
+        // The function's code (the bundled child, Lambda's heap limits); for the first check also the CLI as users
+        // run it (its bundle), under the function's heap limits too (what is left between them is Node's default
+        // heap policy), and from its sources: each a first run then a steady one, of a Service of its own each time.
+        const names = kind === CHECKS[0] ? ["function", "bundle", "bundle, Lambda's heap", "sources"] : ["function"];
+        const ways = Object.fromEntries(names.map((way) => [way, { first: [] as Measured[], steady: [] as Measured[] }]));
         for (let run = 0; run < RUNS; run++) {
-          const service = `fleet-${size}-${kind}-${run}`;
-          await cluster.admin.core.createNamespacedService({ namespace: NAMESPACE, body: selectorlessService(NAMESPACE, service, [{ name: "http", port: PORT }]) });
-          const configPath = await writeConfig(service, addresses, concurrency, kind);
-          firsts.push(await child("sync", configPath, PROFILE_FLAGS));
-          steadies.push(await child("sync", configPath, PROFILE_FLAGS));
+          for (const [way, results] of Object.entries(ways)) {
+            const service = `fleet-${size}-${kind}-${run}-${way.toLowerCase().replace(/[^a-z0-9]+/g, "-")}`;
+            await cluster.admin.core.createNamespacedService({ namespace: NAMESPACE, body: selectorlessService(NAMESPACE, service, [{ name: "http", port: PORT }]) });
+            const configPath = await writeConfig(service, addresses, concurrency, kind);
+            const once = () =>
+              way === "function" ? child("sync", configPath, PROFILE_FLAGS) : way === "sources" ? cliSync("sources", configPath) : cliSync("bundle", configPath, way === "bundle" ? [] : LAMBDA_128_MB_FLAGS);
+            results.first.push(await once());
+            results.steady.push(await once());
+          }
         }
-        row(`whole sync, ${kind}, first`, firsts, summary);
-        goals(firsts, bareWallMs);
-        row(`whole sync, ${kind}, steady`, steadies, summary);
-        goals(steadies, bareWallMs);
-        beside(steadies, bare);
+        row(`whole sync, ${kind}, first`, ways.function!.first, summary);
+        goals(ways.function!.first, bareWallMs);
+        row(`whole sync, ${kind}, steady`, ways.function!.steady, summary);
+        goals(ways.function!.steady, bareWallMs);
+        beside(ways.function!.steady, bare);
+        if (!ways.bundle) continue;
+        row("CLI, first run", ways.bundle.first, summary);
+        row("CLI, steady run", ways.bundle.steady, summary);
+        row("  Lambda's heap, first", ways["bundle, Lambda's heap"]!.first, summary);
+        row("  Lambda's heap, steady", ways["bundle, Lambda's heap"]!.steady, summary);
+        row("CLI from sources, first", ways.sources!.first, summary);
+        row("CLI from sources, steady", ways.sources!.steady, summary);
       }
     }
     await network.unblackhole(dark);
@@ -180,9 +198,22 @@ interface Measured {
   wallMs: number;
   cpuMs: number;
   peakRssMB: number;
-  idleRssMB: number;
+  /** The process before any work, modules loaded (not known for the CLI's runs). */
+  idleRssMB?: number;
   /** What the child measured it on: counts, reasons, or a report's summary. */
   result: RunSummary & { connected: number };
+}
+
+/**
+ * `external-endpoint-syncer sync` in a process of its own, as users run it (the bundle) or from its sources, under
+ * Node's default heap limits unless given others; measured whole (wall from spawn to exit), its table's row read back.
+ */
+async function cliSync(entry: keyof typeof CLI_ENTRIES, configPath: string, heapFlags: string[] = []): Promise<Measured> {
+  const run = await runCli(entry, ["sync", "--config", configPath], [...heapFlags, ...PROFILE_FLAGS]);
+  const cells = run.stdout.split("\n")[1]?.split(/\s+/) ?? [];
+  if (run.code !== 0 || cells.length < 9) throw new Error(`the CLI (${entry}) failed (exit ${run.code}): ${run.stderr}${run.stdout.slice(0, 2_000)}`);
+  const [, , , status, ready, notReady, , writes] = cells;
+  return { ...run, result: { status: status!, endpoints: { ready: Number(ready), notReady: Number(notReady) }, writes: Number(writes), guards: [], rounds: 1, connected: 0 } };
 }
 
 async function child(mode: "bare" | "probe" | "sync", configPath: string, flags: string[] = [], args: string[] = []): Promise<Measured> {
@@ -220,19 +251,9 @@ function beside(steadies: Measured[], bare: Measured[]) {
 
 /** health-child.ts built as serverless-esbuild builds the functions from serverless.yml's custom.esbuild. */
 async function bundleChild(): Promise<string> {
-  const serverless = parse(await readFile(path.join(ROOT, "serverless.yml"), "utf8")) as { provider: { runtime: string }; custom: { esbuild: Record<string, unknown> } };
-  const custom = serverless.custom.esbuild;
-  if (JSON.stringify(custom).includes("${")) throw new Error("custom.esbuild uses serverless variables, which this benchmark does not resolve");
-  const options: Record<string, unknown> = { bundle: true, platform: "node", target: serverless.provider.runtime.replace(/^nodejs(\d+)\.x$/, "node$1"), ...custom };
-  const exclude = (custom.exclude as string[] | undefined) ?? ["aws-sdk"];
-  options.external = [...((custom.external as string[] | undefined) ?? []), ...(exclude.includes("*") ? [] : exclude)];
-  const extension = (custom.outputFileExtension as string | undefined) ?? ".js";
-  if (extension !== ".js") options.outExtension = { ".js": extension };
-  if (typeof custom.plugins === "string") options.plugins = (await import(pathToFileURL(path.join(ROOT, custom.plugins)).href)).default;
-  // serverless-esbuild's own options, which it takes out before it calls esbuild.
-  for (const key of ["exclude", "outputFileExtension", "packager", "nodeExternals", "keepOutputDirectory", "concurrency", "zipConcurrency", "nativeZip", "packagerOptions", "installExtraArgs", "outputBuildFolder", "outputWorkFolder", "skipBuild", "skipRebuild", "skipBuildExcludeFns", "stripEntryResolveExtensions", "disposeContext", "watch", "packagePath"]) delete options[key];
+  const { options, extension } = await functionsBuildOptions();
   const outdir = path.join(process.env.HEALTH_BENCH_CPU_PROF ?? work, "bundle");
-  await esbuild.build({ ...(options as esbuild.BuildOptions), absWorkingDir: ROOT, entryPoints: ["test/bench/health-child.ts"], outdir, logLevel: "warning" });
+  await esbuild.build({ ...options, absWorkingDir: ROOT, entryPoints: ["test/bench/health-child.ts"], outdir, logLevel: "warning" });
   const entry = path.join(outdir, `health-child${extension}`);
   if (!existsSync(entry)) throw new Error(`no bundle at ${entry}`);
   return entry;
@@ -244,7 +265,7 @@ function row(what: string, runs: Measured[], describe: (result: Measured["result
   const findings = [...new Set(runs.map((measured) => describe(measured.result)))].join(" | ");
   console.log(
     `  ${what.padEnd(26)} wall ${spread(runs.map((measured) => measured.wallMs), "ms", 5)}  CPU ${spread(runs.map((measured) => measured.cpuMs), "ms", 5)}  ` +
-      `peak ${spread(runs.map((measured) => measured.peakRssMB), "MB", 4)} (idle ${runs[0]!.idleRssMB})  ${findings}`,
+      `peak ${spread(runs.map((measured) => measured.peakRssMB), "MB", 4)}${runs[0]!.idleRssMB === undefined ? "" : ` (idle ${runs[0]!.idleRssMB})`}  ${findings}`,
   );
 }
 

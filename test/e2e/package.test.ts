@@ -1,7 +1,9 @@
 // `serverless package` as a deployment pipeline runs it: no AWS credentials, no network. One bundle per
 // function, IAM statements that are exactly what the config needs, read from the CloudFormation template, and
 // the release (package.json's version) in the bundled handler's log lines and Kubernetes requests; log groups
-// that expire, the stage on the functions' environment, and CloudWatch alarms only when asked for.
+// that expire, the stage on the functions' environment, and CloudWatch alarms only when asked for. The
+// schedule comes from the config's syncIntervalSeconds; the default config packages, and a config a Lambda
+// could not run (inCluster, files left out of the bundle, an interval of no whole minutes) is refused.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtemp, readFile, readdir, writeFile } from "node:fs/promises";
@@ -18,20 +20,31 @@ type Template = { Resources: Record<string, { Type: string; Properties: Record<s
 let template: Template;
 let packageDir: string;
 
-/** `sls package` into a new folder, with these extra --param settings; the CloudFormation template it wrote. */
+/** `sls package` into a new folder, with these --param settings; the CloudFormation template it wrote. */
 async function slsPackage(params: string[]): Promise<{ dir: string; template: Template }> {
   const dir = await mkdtemp(join(tmpdir(), "ees-package-"));
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("AWS_")));
-  await promisify(execFile)(
-    join(ROOT, "node_modules/.bin/sls"),
-    ["package", "--package", dir, "--stage", "prod", "--param", "configFile=test/fixtures/aws-everything.yaml", ...params.flatMap((param) => ["--param", param])],
-    { cwd: ROOT, env: { ...env, HOME: dir } },
-  );
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("AWS_") && !name.startsWith("EES_")));
+  await promisify(execFile)(join(ROOT, "node_modules/.bin/sls"), ["package", "--package", dir, "--stage", "prod", ...params.flatMap((param) => ["--param", param])], {
+    cwd: ROOT,
+    env: { ...env, HOME: dir },
+  });
   return { dir, template: JSON.parse(await readFile(join(dir, "cloudformation-template-update-stack.json"), "utf8")) };
 }
 
+/** What `sls package` says when it refuses: its exit code is not 0, and this is its error, without the banner. */
+async function refusal(params: string[]): Promise<string> {
+  const failed = await slsPackage(params).then(
+    () => assert.fail("sls package succeeded"),
+    (error: { code: number; stdout: string; stderr: string }) => error,
+  );
+  assert.notEqual(failed.code, 0);
+  const error = /^Error:\n([^]*)/m.exec(failed.stdout)?.[1];
+  assert.ok(error, failed.stdout);
+  return error.trim();
+}
+
 before(async () => {
-  ({ dir: packageDir, template } = await slsPackage(["configParameter=/ees/config"]));
+  ({ dir: packageDir, template } = await slsPackage(["configFile=test/fixtures/aws-everything.yaml", "configParameter=/ees/config"]));
 });
 
 const ofType = (from: Template, type: string) => Object.entries(from.Resources).filter(([, resource]) => resource.Type === type);
@@ -56,6 +69,36 @@ describe("serverless package", () => {
     }
   });
 
+  it("schedules the sync function every syncIntervalSeconds of the config, and tells the functions that interval", () => {
+    const rules = ofType(template, "AWS::Events::Rule").map(([, rule]) => [rule.Properties.ScheduleExpression, rule.Properties.State]);
+    assert.deepEqual(rules, [["rate(5 minutes)", "ENABLED"]], "aws-everything.yaml: syncIntervalSeconds: 300");
+    for (const [, fn] of ofType(template, "AWS::Lambda::Function")) {
+      assert.equal((fn.Properties.Environment as { Variables: Record<string, string> }).Variables.EES_SYNC_INTERVAL_SECONDS, "300");
+    }
+  });
+
+  it("refuses a config a Lambda could not run, naming each entry, field and value, and what to do instead", async () => {
+    const reach = "name it by eks: { name, region }, or keep its kubeconfig in kubeconfigParameter (SSM) or kubeconfigSecret (Secrets Manager)";
+    const unbundled = (path: string) => `${join(ROOT, path)}: package.patterns in serverless.yml does not bundle ${path}`;
+    const bundleIt = "put the file in the service folder and add it to package.patterns";
+    assert.equal(
+      await refusal(["configFile=test/fixtures/lambda-refused.yaml"]),
+      [
+        "test/fixtures/lambda-refused.yaml names what a Lambda cannot use:",
+        `  - clusters[0] (prod).inCluster: true: a Lambda runs in no cluster; ${reach} (inCluster is for a syncer running in a pod)`,
+        `  - clusters[1] (lab).kubeconfig: ${unbundled("test/fixtures/lab-kubeconfig.yaml")}; ${bundleIt}, or ${reach}`,
+        `  - targets[0] (etcd).sources[0].file.path: ${unbundled("test/fixtures/members.txt")}; ${bundleIt}`,
+        `  - targets[0] (etcd).check.etcd.caFile: ${unbundled("test/fixtures/etcd-ca.pem")}; ${bundleIt}, or give its PEM text (caPem, certPem, keyPem)`,
+      ].join("\n"),
+    );
+    const interval = await refusal(["configFile=test/fixtures/lambda-interval-90.yaml"]);
+    assert.match(
+      interval,
+      /Cannot resolve variable at "functions\.sync\.events\.0\.schedule\.rate": .*PackageError: test\/fixtures\/lambda-interval-90\.yaml: syncIntervalSeconds: 90: the sync function's schedule \(an EventBridge rate\) runs in whole minutes; set it to a multiple of 60 \(60 or 120\)/,
+    );
+    assert.doesNotMatch(interval, /\n\s+at /, "no stack trace");
+  });
+
   it("keeps the functions' logs 30 days by default, and makes no alarms unless asked", () => {
     assert.deepEqual(ofType(template, "AWS::Logs::LogGroup").map(([, group]) => [group.Properties.LogGroupName, group.Properties.RetentionInDays]).sort(), [
       ["/aws/lambda/external-endpoint-syncer-prod-sync", 30],
@@ -64,8 +107,12 @@ describe("serverless package", () => {
     assert.deepEqual(ofType(template, "AWS::CloudWatch::Alarm"), []);
   });
 
-  it("with alarms: true, alarms on SyncFailed, GuardTrips and the heartbeat, over this stage's targets; retention as set", async () => {
+  it("packages the default config (an EKS cluster by name, every minute); with alarms: true, alarms on SyncFailed, GuardTrips and the heartbeat, over this stage's targets; retention as set", async () => {
     const { template: alarmed } = await slsPackage(["alarms=true", "heartbeatMinutes=30", "logRetentionInDays=7"]);
+    for (const [, fn] of ofType(alarmed, "AWS::Lambda::Function")) {
+      assert.equal((fn.Properties.Environment as { Variables: Record<string, string> }).Variables.EES_CONFIG, "infra/examples/eks-etcd.yaml");
+    }
+    assert.deepEqual(ofType(alarmed, "AWS::Events::Rule").map(([, rule]) => rule.Properties.ScheduleExpression), ["rate(1 minute)"]);
     const alarms = Object.fromEntries(ofType(alarmed, "AWS::CloudWatch::Alarm").map(([id, alarm]) => [id, alarm.Properties]));
     const schema = `FROM SCHEMA("ExternalEndpointSyncer", cluster, service, stage, target) WHERE stage = 'prod'`;
     const query = (properties: Record<string, unknown> | undefined) => (properties?.Metrics as { Expression: string; Period: number }[])[0]!;

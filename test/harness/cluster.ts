@@ -22,10 +22,10 @@ export interface TestCluster {
    * pruned. Call it before the syncer runs with that config (or config file, read as the CLI reads it).
    */
   grant(config: Config | string, clusterName?: string): Promise<void>;
-  /** Every request the syncer made since `mark`, reads included. */
-  syncerRequestsSince(mark: number): Promise<AuditEvent[]>;
+  /** Every request the syncer made since `mark`, reads included; `username`: when it authenticates otherwise (a token webhook). */
+  syncerRequestsSince(mark: number, username?: string): Promise<AuditEvent[]>;
   /** Write requests (create, update, patch, delete) the syncer made since `mark`. */
-  syncerWritesSince(mark: number): Promise<AuditEvent[]>;
+  syncerWritesSince(mark: number, username?: string): Promise<AuditEvent[]>;
   /** The audit log's length now, for syncerWritesSince. */
   auditMark(): Promise<number>;
   stop(): Promise<void>;
@@ -40,9 +40,12 @@ export interface AuditEvent {
   responseStatus?: { code?: number };
 }
 
-/** A real control plane with `namespaces` created; the syncer may do nothing there until `grant`. */
-export async function startTestCluster(namespaces: string[]): Promise<TestCluster> {
-  const local = await startLocalCluster({ users: [{ name: SYNCER_USER, groups: [DEFAULT_SUBJECT.name] }] });
+/**
+ * A real control plane with `namespaces` created; the syncer may do nothing there until `grant`.
+ * `tokenWebhook`: where the API server also sends tokens it does not know (test/harness/eks-authenticator.ts).
+ */
+export async function startTestCluster(namespaces: string[], options: { tokenWebhook?: string } = {}): Promise<TestCluster> {
+  const local = await startLocalCluster({ users: [{ name: SYNCER_USER, groups: [DEFAULT_SUBJECT.name] }], tokenWebhook: options.tokenWebhook });
   try {
     await createNamespaces(local.adminKubeconfig, namespaces);
   } catch (error) {
@@ -54,11 +57,11 @@ export async function startTestCluster(namespaces: string[]): Promise<TestCluste
   const granted = new Map<string, { pruning: boolean; targets: Map<string, TargetConfig> }>();
   let applied = "";
   const readAudit = async () => (await readFile(local.auditLogPath, "utf8").catch(() => "")).split("\n").filter(Boolean);
-  const syncerRequestsSince = async (mark: number) =>
+  const syncerRequestsSince = async (mark: number, username = SYNCER_USER) =>
     (await readAudit())
       .slice(mark)
       .map((line) => JSON.parse(line) as AuditEvent)
-      .filter((event) => event.user.username === SYNCER_USER && event.stage === "ResponseComplete");
+      .filter((event) => event.user.username === username && event.stage === "ResponseComplete");
   return {
     local,
     admin: connectCluster({ name: "admin", kubeconfig: local.adminKubeconfig }),
@@ -83,8 +86,8 @@ export async function startTestCluster(namespaces: string[]): Promise<TestCluste
     },
     auditMark: async () => (await readAudit()).length,
     syncerRequestsSince,
-    async syncerWritesSince(mark) {
-      return (await syncerRequestsSince(mark)).filter((event) => ["create", "update", "patch", "delete", "deletecollection"].includes(event.verb));
+    async syncerWritesSince(mark, username) {
+      return (await syncerRequestsSince(mark, username)).filter((event) => ["create", "update", "patch", "delete", "deletecollection"].includes(event.verb));
     },
     stop: () => local.stop(),
   };

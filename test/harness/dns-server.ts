@@ -33,7 +33,11 @@ export interface TestDnsServer {
 const RCODE = { NOERROR: 0, SERVFAIL: 2, NXDOMAIN: 3 };
 const TTL = 5;
 
-export async function startDnsServer(): Promise<TestDnsServer> {
+/**
+ * On a free loopback port by default. `listen`: an address and port of the test's own, for a resolver that takes
+ * no port (resolv.conf's nameserver: port 53), such as a test network's host address.
+ */
+export async function startDnsServer(listen: { address: string; port: number } = { address: "127.0.0.1", port: 0 }): Promise<TestDnsServer> {
   const zone = new Map<string, DnsRecords | "servfail" | "hang">();
   const seen = new Map<string, number>();
   const key = (name: string) => name.toLowerCase().replace(/\.$/, "");
@@ -76,11 +80,14 @@ export async function startDnsServer(): Promise<TestDnsServer> {
             : [];
     reply(RCODE.NOERROR, answers);
   });
-  await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve, reject) => {
+    socket.once("error", reject);
+    socket.bind(listen.port, listen.address, resolve);
+  });
   const { port } = socket.address();
 
   return {
-    server: `127.0.0.1:${port}`,
+    server: `${listen.address}:${port}`,
     set: (name, records) => zone.set(key(name), records),
     remove: (name) => zone.delete(key(name)),
     misbehave: (name, how) => zone.set(key(name), how),

@@ -38,6 +38,7 @@ import {
   type Published,
   type Violation,
 } from "./soak-invariants.ts";
+import { CLI } from "./cli.ts";
 
 export interface SoakOptions {
   /** Runs with faults; the convergence runs come after. */
@@ -78,7 +79,6 @@ type BackendState = "up" | "refused" | "blackholed" | "http503";
 const REGION = "eu-west-1";
 const RISE = 2;
 const FALL = 2;
-const CLI = path.join(import.meta.dirname, "../../functions/cli.ts");
 const DNS_NAME = "api.soak.internal";
 const SRV_NAME = "_etcd-client._tcp.soak.internal";
 
@@ -319,7 +319,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakFigures> {
       const file = path.join(cluster!.local.dir, "soak-cli.yaml");
       await writeFile(file, stringify(input));
       figures.cliRuns++;
-      const child = spawn(process.execPath, [CLI, "sync", "--config", file, "--json"], { stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn(process.execPath, [CLI, "sync", "--config", file, "-o", "json"], { stdio: ["ignore", "pipe", "pipe"] });
       let stdout = "";
       let stderr = "";
       child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));

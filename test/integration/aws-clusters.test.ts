@@ -1,6 +1,7 @@
 // Cluster access that comes from AWS, against moto's server: EKS endpoint and CA from DescribeCluster (with
 // and without a role to assume), kubeconfigs kept in SSM (SecureString) and Secrets Manager, and the config
-// itself read from SSM by the function. Syncs go into a real API server; secrets never show in errors.
+// itself read from SSM by the function (refused while its interval is not the schedule's). Syncs go into a
+// real API server; secrets never show in errors.
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
@@ -84,18 +85,27 @@ describe("clusters reached through AWS", () => {
     assert.equal(JSON.stringify(report).includes("hunter2"), false);
   });
 
-  it("runs the scheduled function with its config read from an SSM parameter", async () => {
+  it("runs the scheduled function with its config read from an SSM parameter, once its interval is the schedule's", async () => {
     await new SecretsManagerClient({}).send(new CreateSecretCommand({ Name: "ees/fn-kubeconfig", SecretString: kubeconfigText })).catch(() => undefined);
-    const config = { clusters: [{ name: "stored", kubeconfigSecret: { id: "ees/fn-kubeconfig", region: REGION } }], targets: [target] };
+    const config = { syncIntervalSeconds: 120, clusters: [{ name: "stored", kubeconfigSecret: { id: "ees/fn-kubeconfig", region: REGION } }], targets: [target] };
     await new SSMClient({}).send(new PutParameterCommand({ Name: "/ees/config", Type: "String", Value: stringify(config) }));
     process.env.EES_CONFIG_PARAMETER = "/ees/config";
+    // As serverless.yml passes it: the interval of the schedule it derived from the packaged config file.
+    process.env.EES_SYNC_INTERVAL_SECONDS = "60";
     try {
       const { handler } = await import("../../functions/sync.ts");
+      const context = { awsRequestId: "scheduled-0", functionName: "sync", getRemainingTimeInMillis: () => 60_000 } as Context;
+      await assert.rejects(handler({} as never, context), {
+        name: "ConfigError",
+        message: /^invalid config SSM parameter \/ees\/config:\n {2}- syncIntervalSeconds: expected 60, the interval of the sync function's schedule \(EES_SYNC_INTERVAL_SECONDS, derived from the config file serverless packaged\), not 120: .*, got 120$/,
+      });
+      process.env.EES_SYNC_INTERVAL_SECONDS = "120";
       const summary = await handler({} as never, { awsRequestId: "scheduled-1", functionName: "sync", getRemainingTimeInMillis: () => 60_000 } as Context);
       assert.equal(summary.ok, true, JSON.stringify(summary));
       assert.deepEqual(summary.targets.map((item) => item.target), ["db"]);
     } finally {
       delete process.env.EES_CONFIG_PARAMETER;
+      delete process.env.EES_SYNC_INTERVAL_SECONDS;
     }
   });
 });

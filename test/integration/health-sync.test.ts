@@ -25,9 +25,9 @@ import { LAST_SYNC } from "../../functions/plan/status.ts";
 import type { RunReport } from "../../functions/report/report.ts";
 import { selectorlessService, startTestCluster, testConfig, type TestCluster } from "../harness/cluster.ts";
 import { ETCD_CLIENT_PORT, startEtcdCluster, type EtcdCluster } from "../harness/etcd-cluster.ts";
+import { CLI } from "../harness/cli.ts";
 
 const NAMESPACE = "ees-hc-sync";
-const CLI = path.join(import.meta.dirname, "../../functions/cli.ts");
 const ETCD = ["198.18.42.2", "198.18.42.3", "198.18.42.4"];
 const PORT = 8080;
 /** Twenty HTTP backends, handed out to the tests below so none shares another's. */
@@ -128,7 +128,7 @@ describe("rise and fall across separate processes", () => {
     );
     await cluster.grant(configPath);
     const cli = async () => {
-      const { stdout } = await promisify(execFile)(process.execPath, [CLI, "sync", "--config", configPath, "--json"]);
+      const { stdout } = await promisify(execFile)(process.execPath, [CLI, "sync", "--config", configPath, "-o", "json"]);
       const report = JSON.parse(stdout) as RunReport;
       assert.equal(report.ok, true, stdout);
       return { report, ready: await readiness("etcd") };

@@ -28,9 +28,9 @@ import type { RunReport } from "../../functions/report/report.ts";
 import { startTestCluster, type TestCluster } from "../harness/cluster.ts";
 import { fleetMemory, gzipBomb, randomIpv6 } from "../harness/memory-samples.ts";
 import { targetSyncer, type TargetSyncer } from "../harness/target-sync.ts";
+import { CLI } from "../harness/cli.ts";
 
 const NAMESPACE = "ees-memory";
-const CLI = path.join(import.meta.dirname, "../../functions/cli.ts");
 const PORT = 8080;
 const LIVE = "198.18.73.10";
 const DYING = "198.18.73.11";
@@ -120,7 +120,7 @@ describe("memory: hostile content", () => {
     const config = { policy: "upsert-only", clusters: [{ name: "test", kubeconfig: cluster.kubeconfig }], targets: [{ cluster: "test", namespace: NAMESPACE, ...webTarget("bomb", [LIVE]) }] };
     await writeFile(configPath, stringify(config));
     await cluster.grant(configPath);
-    const { stdout } = await promisify(execFile)(process.execPath, ["--max-old-space-size=128", CLI, "sync", "--config", configPath, "--json"], { maxBuffer: 16 * 1024 * 1024 });
+    const { stdout } = await promisify(execFile)(process.execPath, ["--max-old-space-size=128", CLI, "sync", "--config", configPath, "-o", "json"], { maxBuffer: 16 * 1024 * 1024 });
     const report = JSON.parse(stdout) as RunReport;
     assert.equal(report.ok, true, stdout);
     assert.ok(

@@ -15,11 +15,11 @@ import { promisify } from "node:util";
 import { stringify } from "yaml";
 import { createTestNetwork, type TestNetwork } from "../../infra/netns/test-network.ts";
 import { RESERVED_FILES } from "../../functions/config/limits.ts";
+import { CLI } from "../harness/cli.ts";
 
 const CONCURRENCY = 250;
 const PORT = 8080;
 const ADDRESSES = Array.from({ length: CONCURRENCY }, (_, index) => `198.18.145.${index + 2}`);
-const CLI = join(import.meta.dirname, "../../functions/cli.ts");
 const here = (file: string) => JSON.stringify(new URL(`../../functions/${file}`, import.meta.url).href);
 
 let network: TestNetwork;

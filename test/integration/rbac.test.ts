@@ -16,8 +16,8 @@ import { applyRbac } from "../../infra/control-plane/local-cluster.ts";
 import type { RbacObject } from "../../functions/kube/rbac.ts";
 import type { RunReport } from "../../functions/report/report.ts";
 import { type AuditEvent, selectorlessService, startTestCluster, SYNCER_USER, type TestCluster } from "../harness/cluster.ts";
+import { CLI } from "../harness/cli.ts";
 
-const CLI = join(import.meta.dirname, "../../functions/cli.ts");
 const OTHER = "ees-rbac";
 const AWS_AUTH = { mapRoles: "- rolearn: arn:aws:iam::123456789012:role/admin\n  username: admin\n  groups: [system:masters]\n" };
 let cluster: TestCluster;
@@ -55,7 +55,7 @@ async function configWithItsRbac(file: string, targets: Record<string, unknown>[
 }
 
 async function sync(path: string): Promise<RunReport> {
-  return JSON.parse(await cli(["sync", "--config", path, "--json"])) as RunReport;
+  return JSON.parse(await cli(["sync", "--config", path, "-o", "json"])) as RunReport;
 }
 
 const statusOf = (call: Promise<unknown>) => call.then(() => 200, (error: { code?: number }) => error.code);

@@ -26,6 +26,7 @@ import { createTestCa } from "../harness/certs.ts";
 import { selectorlessService, startTestCluster, testConfig, type TestCluster } from "../harness/cluster.ts";
 import { startMoto, type Moto } from "../harness/moto.ts";
 import { spawnInNamespace, type NamespaceProcess } from "../harness/netns-process.ts";
+import { CLI } from "../harness/cli.ts";
 
 const SECRET = `S3CR3T-canary-${randomBytes(6).toString("hex")}`;
 const REGION = "eu-west-1";
@@ -33,7 +34,6 @@ const NAMESPACE = "ees-secrets";
 const ECHO = "198.18.70.2";
 const WEB = "198.18.70.3";
 const PORT = 8080;
-const CLI = join(import.meta.dirname, "../../functions/cli.ts");
 
 /** Any 8 characters of the secret, or of its base64 at each of the three alignments: what must never show. */
 const NEEDLES = (() => {
@@ -348,7 +348,13 @@ describe("secrets never leave", () => {
       assert.deepEqual(byName.get(target)?.backends.map((backend) => backend.reason), [reason], `${target}: ${JSON.stringify(byName.get(target))}`);
     }
 
-    for (const args of [["sync", "--config", file], ["sync", "--config", file, "--json"], ["sync", "--config", file, "--dry-run"]]) {
+    for (const args of [
+      ["sync", "--config", file],
+      ["sync", "--config", file, "-o", "json"],
+      ["sync", "--config", file, "--dry-run", "--log-level", "debug"],
+      ["status", "--config", file],
+      ["status", "--config", file, "-o", "yaml"],
+    ]) {
       const result = await cli(args);
       assert.equal(result.code, 1, result.stderr);
       assertClean(`CLI ${args.join(" ")}`, result.stdout + result.stderr);

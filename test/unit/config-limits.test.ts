@@ -1,6 +1,7 @@
 // What the config may ask of the process and the functions that run it: fast detection within the sync
-// function's timeout and with more than one round, probing within what POST /sync may take, and no more probes
-// at once than the process has file descriptors for. Each problem names the field and the value.
+// function's timeout and with more than one round, probing within what POST /sync may take, no more probes at
+// once than the process has file descriptors for, and the interval of the schedule that runs it. Each problem
+// names the field and the value.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { RESERVED_FILES } from "../../functions/config/limits.ts";
@@ -39,6 +40,20 @@ describe("fast detection", () => {
     // The CLI knows no function timeout; syncIntervalSeconds still bounds it.
     assert.ok(validate(config).ok);
     assert.deepEqual(problems(validate({ fastDetection: { forSeconds: 60 } })), ["fastDetection.forSeconds: expected less than syncIntervalSeconds (60), got 60"]);
+  });
+});
+
+describe("syncIntervalSeconds and the sync function's schedule", () => {
+  it("refuses a config whose interval is not the schedule's, naming both, the default too", () => {
+    const schedule = "the interval of the sync function's schedule (EES_SYNC_INTERVAL_SECONDS, derived from the config file serverless packaged)";
+    assert.deepEqual(problems(validate({ syncIntervalSeconds: 300 }, {}, { scheduleIntervalSeconds: 60 })), [
+      `syncIntervalSeconds: expected 60, ${schedule}, not 300: give this config and that file the same syncIntervalSeconds, got 300`,
+    ]);
+    assert.deepEqual(problems(validate({}, {}, { scheduleIntervalSeconds: 120 })), [`syncIntervalSeconds: expected 120, ${schedule}, not 60: give this config and that file the same syncIntervalSeconds`]);
+    assert.ok(validate({ syncIntervalSeconds: 120 }, {}, { scheduleIntervalSeconds: 120 }).ok);
+    assert.ok(validate({}, {}, { scheduleIntervalSeconds: 60 }).ok);
+    // The CLI runs on no schedule.
+    assert.ok(validate({ syncIntervalSeconds: 300 }).ok);
   });
 });
 

@@ -14,7 +14,7 @@ import { after, before, describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import * as esbuild from "esbuild";
-import { parse as parseYaml } from "yaml";
+import { functionsBuildOptions } from "../../infra/esbuild-options.ts";
 import plugins from "../../infra/esbuild-plugins.ts";
 import { CORE_V1_METHODS, DISCOVERY_V1_METHODS } from "../../functions/kube/api-methods.ts";
 import { SocksClient } from "../../functions/kube/client-node-lazy.ts";
@@ -95,17 +95,10 @@ let bundle: {
 };
 let metafile: esbuild.Metafile;
 
-/** serverless.yml's esbuild options, as serverless-esbuild hands them to esbuild. */
-async function packagingOptions(): Promise<esbuild.BuildOptions> {
-  const serverless = parseYaml(await readFile(path.join(ROOT, "serverless.yml"), "utf8"));
-  const { outputFileExtension, plugins: _plugins, exclude: _exclude, ...options } = serverless.custom.esbuild;
-  return { ...options, outExtension: { ".js": outputFileExtension }, plugins };
-}
-
 before(async () => {
   dir = await mkdtemp(path.join(tmpdir(), "ees-plugins-"));
   const result = await esbuild.build({
-    ...(await packagingOptions()),
+    ...(await functionsBuildOptions()).options,
     absWorkingDir: ROOT,
     stdin: { contents: ENTRY, resolveDir: ROOT, sourcefile: "entry.js", loader: "js" },
     outdir: path.join(dir, "bundle"),

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { RunReport, TargetReport } from "../../functions/report/report.ts";
-import { formatTable } from "../../functions/report/table.ts";
+import { formatTable, LISTED } from "../../functions/report/table.ts";
 
 function targetReport(overrides: Partial<TargetReport>): TargetReport {
   return {
@@ -146,5 +146,62 @@ describe("formatTable", () => {
 
   it("prints only the header for a run with no targets", () => {
     assert.equal(formatTable({ ok: true, degraded: false, dryRun: false, durationMs: 0, targets: [], pruned: [] }), "TARGET  CLUSTER  SERVICE  STATUS  READY  NOT READY  CHANGES  WRITES  TIME");
+  });
+
+  it("sums up a first sync of 3,500 addresses in one short line per change", () => {
+    const addresses = Array.from({ length: 3_500 }, (_, index) => `198.18.${Math.floor(index / 250)}.${(index % 250) + 1}`);
+    const first = targetReport({
+      status: "synced",
+      endpoints: { ready: 3_490, notReady: 10 },
+      changes: [
+        {
+          action: "create",
+          kind: "EndpointSlice",
+          namespace: "shop",
+          name: "postgres-ipv4-0",
+          endpoints: addresses.map((address, index) => ({ address, change: index < 10 ? "notReady" : "added" })),
+        },
+      ],
+    });
+    const report: RunReport = { ok: true, degraded: false, dryRun: false, durationMs: 900, targets: [first], pruned: [] };
+
+    const change = formatTable(report).split("\n").find((line) => line.startsWith("db: create EndpointSlice"))!;
+
+    const listed = addresses.slice(0, LISTED).map((address) => `~ not ready ${address}`).join(", ");
+    assert.equal(change, `db: create EndpointSlice shop/postgres-ipv4-0: ${listed}, and 3,490 more (3,500 in all: + 3,490, ~ not ready 10)`);
+    assert.ok(change.length < 400, `${change.length} characters`);
+    assert.equal(report.targets[0]!.changes[0]!.endpoints.length, 3_500, "the report, which -o json prints, is left whole");
+  });
+
+  it("lists at most LISTED failing backends, kept, dropped and left-out addresses of a target, and counts the rest by reason", () => {
+    const many = (count: number, base: string) => Array.from({ length: count }, (_, index) => `${base}.${index + 1}`);
+    const target = targetReport({
+      status: "synced",
+      backends: [
+        ...many(25, "198.18.1").map((address, index) => ({
+          address,
+          sources: ["racks"],
+          status: "fail" as const,
+          reason: index < 20 ? ("Timeout" as const) : ("ConnRefused" as const),
+          latencyMs: 1000,
+        })),
+        ...many(100, "198.18.2").map((address) => ({ address, sources: ["racks"], status: "pass" as const, reason: "Passed" as const, latencyMs: 1 })),
+      ],
+      kept: many(12, "198.18.3").map((address) => ({ address, reason: "source failed: racks" })),
+      dropped: many(11, "198.18.4"),
+      rejected: many(LISTED, "198.18.5").map((address) => ({ address, sources: ["racks"], reason: "not in the allowed ranges" })),
+    });
+
+    const lines = formatTable({ ok: true, degraded: false, dryRun: false, durationMs: 900, targets: [target], pruned: [] }).split("\n");
+
+    const count = (prefix: RegExp) => lines.filter((line) => prefix.test(line)).length;
+    assert.equal(count(/^db: 198\.18\.1\.\d+ fail: /), LISTED);
+    assert.ok(lines.includes("db: and 15 more backends failing or pending: Timeout 10, ConnRefused 5 (all in the JSON report)"), lines.join("\n"));
+    assert.equal(count(/^db: kept /), LISTED);
+    assert.ok(lines.includes("db: and 2 more kept (all in the JSON report)"), lines.join("\n"));
+    assert.equal(count(/^db: dropped failing /), LISTED);
+    assert.ok(lines.includes("db: and 1 more dropped (all in the JSON report)"), lines.join("\n"));
+    assert.equal(count(/^db: left out /), LISTED, "exactly LISTED are all listed, with no summary");
+    assert.ok(!lines.some((line) => line.includes("more left out")), lines.join("\n"));
   });
 });
