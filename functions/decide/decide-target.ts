@@ -62,13 +62,12 @@ export function decideTarget(input: TargetDecisionInput): TargetDecision {
   const decideInput = { backends, verdicts, hysteresis, failedSources, published, failing: target.failing, memory: input.memory };
   const decision = decideEndpoints(decideInput);
   const found = new Set(backends.map((backend) => backend.address));
-  const allHealthy = new Map([...found].map((address) => [address, true]));
   const guarded = applyGuards({
     endpoints: decision.endpoints,
     dropped: decision.dropped.length,
     published,
     ...(input.views && { views: input.views }),
-    allHealthy: () => decideEndpoints({ ...decideInput, hysteresis: { ...hysteresis, healthy: allHealthy } }).endpoints,
+    allHealthy: () => decideEndpoints({ ...decideInput, hysteresis: { ...hysteresis, healthy: new Map([...found].map((address) => [address, true])) } }).endpoints,
     failedSources,
     keptForFailedSources: decision.kept.filter((kept) => !found.has(kept.address)).length,
     // Addresses our filter refused were still found: a source answering 0.0.0.0 has not said "no backends".

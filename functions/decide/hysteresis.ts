@@ -44,6 +44,12 @@ export function applyHysteresis(input: HysteresisInput): HysteresisResult {
       continue;
     }
     const passing = verdict.status === "pass";
+    // Steady, and the same verdict as last run: the record as it was (what the general case below would find).
+    if (before && passing === before.healthy && before.streak === 0 && before.reason === verdict.reason && before.detail === (verdict.status === "fail" ? verdict.detail : undefined)) {
+      health.set(address, before);
+      healthy.set(address, before.healthy);
+      continue;
+    }
     const next = before ? observe(before, passing, input, now) : { healthy: passing, streak: 0, since: now };
     const record: BackendHealth = {
       ...next,

@@ -95,14 +95,15 @@ export function planEndpointSlices(
     }
 
     for (const plan of plans) {
-      const before = readiness(service, plan.existing?.endpoints ?? [], plan.existing?.ports);
+      // Only for a slice that changes: at 10,000 endpoints, an unchanged run's readiness texts cost more than its diff.
+      const before = () => readiness(service, plan.existing?.endpoints ?? [], plan.existing?.ports);
       if (plan.existing && plan.endpoints.length === 0) {
-        changes.push({ action: "delete", object: { ...plan.existing, kind: "EndpointSlice" }, endpoints: diffEndpoints(before, new Map()) });
+        changes.push({ action: "delete", object: { ...plan.existing, kind: "EndpointSlice" }, endpoints: diffEndpoints(before(), new Map()) });
         continue;
       }
       if (plan.existing && !differs(service, family, plan)) continue;
       const object = buildSlice(service, family, plan);
-      changes.push({ action: plan.existing ? "update" : "create", object, endpoints: diffEndpoints(before, readiness(service, plan.endpoints, plan.ports)) });
+      changes.push({ action: plan.existing ? "update" : "create", object, endpoints: diffEndpoints(before(), readiness(service, plan.endpoints, plan.ports)) });
     }
   }
   return changes;

@@ -10,14 +10,13 @@ import { ownerReferences, endpointPort, portsFor, type ServiceRef } from "./owne
  * (`undefined` when the target does not publish Endpoints).
  */
 export function planEndpoints(service: ServiceRef, desired: DesiredEndpoint[] | undefined, existing: V1Endpoints | undefined): Change[] {
-  const before = readiness(service, existing);
   if (desired === undefined) {
-    return existing ? [{ action: "delete", object: { ...existing, kind: "Endpoints" }, endpoints: diffEndpoints(before, new Map()) }] : [];
+    return existing ? [{ action: "delete", object: { ...existing, kind: "Endpoints" }, endpoints: diffEndpoints(readiness(service, existing), new Map()) }] : [];
   }
   if (!existing && desired.length === 0) return [];
   const object = buildEndpoints(service, desired, existing);
   if (existing && !differs(existing, object)) return [];
-  return [{ action: existing ? "update" : "create", object, endpoints: diffEndpoints(before, readiness(service, object)) }];
+  return [{ action: existing ? "update" : "create", object, endpoints: diffEndpoints(readiness(service, existing), readiness(service, object)) }];
 }
 
 function buildEndpoints(service: ServiceRef, desired: DesiredEndpoint[], existing: V1Endpoints | undefined): V1Endpoints & { kind: "Endpoints" } {

@@ -64,11 +64,24 @@ const header = z.object({
 type Header = z.infer<typeof header>;
 /** What the header holds besides the backends' records. */
 type Notes = Pick<TargetMemory, "trippedGuards" | "syncFailed">;
-const seconds = z.int().min(0).max(MAX_SECONDS);
-// Told apart by length rather than by a union, which would try (and fail) one branch for every record.
-const uncheckedRow = z.tuple([z.string(), z.int().min(0)]);
-const checkedRow = z.tuple([z.string(), z.int().min(0), z.union([z.literal(0), z.literal(1)]), streak, reason, seconds, seconds, detail.optional()]);
-type Row = z.infer<typeof uncheckedRow> | z.infer<typeof checkedRow>;
+type Row = [address: string, sourceSet: number] | [address: string, sourceSet: number, healthy: 0 | 1, streak: number, reason: ReasonCode, since: number, probedAfter: number, detail?: string];
+const REASON_CODES: ReadonlySet<unknown> = new Set(REASONS);
+const isCount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
+const isSeconds = (value: unknown): value is number => isCount(value) && value <= MAX_SECONDS;
+
+/**
+ * A record's line as Row, or undefined: checked by hand, as zod's tuple schemas would (z.int() is a safe integer),
+ * because at 10,000 records their parse cost more than the rest of reading the memory.
+ */
+function rowOf(value: unknown): Row | undefined {
+  if (!Array.isArray(value) || typeof value[0] !== "string" || !isCount(value[1])) return undefined;
+  if (value.length === 2) return value as Row;
+  if (value.length !== 7 && value.length !== 8) return undefined;
+  const [, , healthy, streak, reason, since, probedAfter, detail] = value as unknown[];
+  if ((healthy !== 0 && healthy !== 1) || !isCount(streak) || streak > MAX_STREAK || !REASON_CODES.has(reason) || !isSeconds(since) || !isSeconds(probedAfter)) return undefined;
+  if (value.length === 8 && (typeof detail !== "string" || detail.length > MAX_DETAIL_CHARS)) return undefined;
+  return value as Row;
+}
 
 /** Format 1 (before format 2): `{"backends":{"10.0.0.1":{"sources":[...],"health":{...}}},"trippedGuards":[...]}`. */
 const isoDate = z.iso.datetime();
@@ -118,26 +131,28 @@ function decodeV2(text: string, newline: number): Decoded {
   if (lines > MAX_RECORDS) throw new MemoryFormatError(`${lines} records, over ${MAX_RECORDS}`);
   const { sourceSets, trippedGuards, syncFailed, trimmed } = top.data;
   const decoded = new Decoding();
+  // Most records share their times (a fleet's backends probed in the same runs): each date text made once.
+  const dates = new Map<number, string>();
   for (let start = newline + 1; start < text.length; ) {
     const end = text.indexOf("\n", start);
     const line = text.slice(start, end === -1 ? text.length : end);
     start = end === -1 ? text.length : end + 1;
     const value = line.length <= MAX_LINE_CHARS ? parseJson(line) : undefined;
-    const parsed = (Array.isArray(value) && value.length === 2 ? uncheckedRow : checkedRow).safeParse(value);
+    const row = rowOf(value);
     const first: unknown = Array.isArray(value) ? value[0] : line;
     const address = typeof first === "string" ? addressOf(first) : undefined;
-    decoded.add(address, address ?? first, parsed.success ? fromRow(parsed.data, sourceSets) : undefined);
+    decoded.add(address, address ?? first, row ? fromRow(row, sourceSets, dates) : undefined);
   }
   return decoded.result({ trippedGuards, syncFailed }, trimmed);
 }
 
-function fromRow(data: Row, sourceSets: string[][]): BackendMemory | undefined {
+function fromRow(data: Row, sourceSets: string[][], dates: Map<number, string>): BackendMemory | undefined {
   const sources = sourceSets[data[1]];
   if (!sources) return undefined;
   if (data.length === 2) return { sources };
   const [, , healthy, streak, reason, since, probedAfter, detail] = data;
   if (since + probedAfter > MAX_SECONDS) return undefined;
-  const health: BackendHealth = { healthy: healthy === 1, streak, reason, ...(detail !== undefined && { detail }), since: isoOf(since), probedAt: isoOf(since + probedAfter) };
+  const health: BackendHealth = { healthy: healthy === 1, streak, reason, ...(detail !== undefined && { detail }), since: isoOf(since, dates), probedAt: isoOf(since + probedAfter, dates) };
   return { sources, health };
 }
 
@@ -155,7 +170,8 @@ function decodeV1(text: string): Decoded {
 
 /** Collects records, dropping a bad one (or a second one for an address) alone. */
 class Decoding {
-  readonly backends = new Map<string, BackendMemory>();
+  // Built as the memory holds it: copying 10,000 records from a Map into an object costs more than reading them.
+  readonly backends: Record<string, BackendMemory> = {};
   badRecords = 0;
   example?: string;
 
@@ -163,8 +179,8 @@ class Decoding {
   add(address: string | undefined, shown: unknown, record: BackendMemory | undefined): void {
     // Keyed by the canonical form: a memory record is looked up by the address a source's backend merged to.
     const checked = address === undefined ? undefined : checkAddress(address);
-    if (record && checked?.ok && !this.backends.has(checked.address)) {
-      this.backends.set(checked.address, record);
+    if (record && checked?.ok && !Object.hasOwn(this.backends, checked.address)) {
+      this.backends[checked.address] = record;
       return;
     }
     if (++this.badRecords > MAX_BAD_RECORDS) throw new MemoryFormatError(`over ${MAX_BAD_RECORDS} unreadable records`);
@@ -173,7 +189,7 @@ class Decoding {
 
   result({ trippedGuards, syncFailed }: Notes, trimmed: Header["trimmed"]): Decoded {
     const memory: TargetMemory = {
-      backends: Object.fromEntries(this.backends),
+      backends: this.backends,
       ...(trippedGuards && trippedGuards.length > 0 && { trippedGuards }),
       ...(syncFailed !== undefined && { syncFailed }),
     };
@@ -213,7 +229,11 @@ function addressOf(base64: string): string | undefined {
   return Array.from({ length: 8 }, (_, index) => bytes.readUInt16BE(index * 2).toString(16)).join(":");
 }
 
-const isoOf = (epochSeconds: number) => new Date(epochSeconds * 1000).toISOString();
+function isoOf(epochSeconds: number, made: Map<number, string>): string {
+  let iso = made.get(epochSeconds);
+  if (iso === undefined) made.set(epochSeconds, (iso = new Date(epochSeconds * 1000).toISOString()));
+  return iso;
+}
 const secondsOf = (iso: string) => Math.floor(Date.parse(iso) / 1000);
 
 export interface Encoded {

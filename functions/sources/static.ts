@@ -24,19 +24,22 @@ export class StaticSource implements Source {
 
   async discover(): Promise<SourceResult> {
     try {
-      const found = await Promise.all(this.#entries.map((entry) => this.#resolve(entry)));
-      return { source: this.name, status: "ok", backends: found.flat() };
+      // Listed addresses are taken as they are; only hostnames wait, so 10,000 addresses cost no promise each.
+      const found = this.#entries.map((entry) => (entry.address !== undefined ? [this.#listed(entry, entry.address)] : this.#resolve(entry)));
+      const resolved = found.some((backends) => !Array.isArray(backends)) ? await Promise.all(found) : (found as Backend[][]);
+      return { source: this.name, status: "ok", backends: resolved.flat() };
     } catch (error) {
       // One unresolvable name fails the source: publishing the rest would drop that host's endpoints.
       return { source: this.name, status: "failed", error: errorMessage(error) };
     }
   }
 
+  #listed(entry: StaticEntry, address: string): Backend {
+    return { nodeName: entry.nodeName, zone: entry.zone, sources: [this.name], address, family: isIP(address) === 6 ? "IPv6" : "IPv4", hostname: entry.hostname };
+  }
+
   async #resolve(entry: StaticEntry): Promise<Backend[]> {
     const common = { nodeName: entry.nodeName, zone: entry.zone, sources: [this.name] };
-    if (entry.address !== undefined) {
-      return [{ ...common, address: entry.address, family: isIP(entry.address) === 6 ? "IPv6" : "IPv4", hostname: entry.hostname }];
-    }
     const name = entry.hostname!;
     const addresses = await withinLookupTimeout(lookup(name, { all: true, order: "verbatim" })).catch((error: NodeJS.ErrnoException) => {
       throw new Error(`cannot resolve ${name}: ${error.code ?? error.message}`);

@@ -36,7 +36,8 @@ if (mode === "bare") {
   const list = backends();
   const port = target.ports[0]!.port;
   const check = Array.isArray(target.check) ? target.check[0]! : target.check;
-  const connectTimeoutMs = check.http!.connectTimeoutMs ?? Math.ceil(check.http!.timeoutMs / 2);
+  const timing = (check.http ?? check.tcp)!;
+  const connectTimeoutMs = timing.connectTimeoutMs ?? Math.ceil(timing.timeoutMs / 2);
   // The floor to compare with: connect and close, the same bound and connect timeout, nothing else; workers
   // taking the next address, so the loop itself costs next to nothing.
   const run = await measure(async () => {

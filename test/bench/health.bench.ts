@@ -2,19 +2,24 @@
 // network namespace, 10% of them black-holed, synced into a real API server as the syncer's own user.
 // What is measured is what a Lambda runs: health-child.ts bundled with serverless.yml's custom.esbuild, in a
 // fresh process under a 128 MB function's V8 heap limits; the fleet and the API server are other processes.
-// Prints, for 1,000 and 10,000 backends: a bare TCP connect loop on the same fleet, the check alone (also
-// knowing which backends timed out last run, as a steady sync does), and the whole sync (a first run, then a steady one, of a Service of its own each time), each as wall time, CPU time
-// and peak RSS of its process, the median of several runs with their range; each goal met or missed; then the
-// detection latency of fast-detection mode. Beside the whole syncs, the same syncs by the CLI as users run it
-// (its bundle; also under the function's heap limits) and from its TypeScript sources (the command up to 0.2.0),
-// each a whole process under Node's default heap limits unless said, its wall time from spawn to exit. The goals (issue 5) are for 10,000 backends: wall ≤ 1.25 × the
-// probe timeout, CPU ≤ 2 s, peak memory ≤ 128 MB. The fleet server shares this machine's cores, so the wall
-// time is also given as a ratio to the bare loop's.
+// Prints, for 1,000 and 10,000 backends: a bare TCP connect loop on the same fleet, then for an http and a tcp
+// check the check alone (also knowing which backends timed out last run, as a steady sync does) and the whole
+// sync (a first run, then a steady one, of a Service of its own each time), each as wall time, CPU time and peak
+// RSS of its process, the median of several runs with their range; each goal met or missed, and the steady
+// sync beside the bare loop; then the detection latency of fast-detection mode. Beside the first check's whole
+// syncs, the same syncs by the CLI as users run it (its bundle; also under the function's heap limits) and from
+// its TypeScript sources (the command up to 0.2.0), each a whole process under Node's default heap limits unless
+// said, its wall time from spawn to exit. The goals (issues 5 and 15) are for 10,000 backends: wall ≤ 1.25 × the
+// probe timeout, CPU ≤ 2 s, peak memory ≤ 128 MB. The fleet server shares this machine's cores, so the wall time
+// is also given as a ratio to the bare loop's.
 //   HEALTH_BENCH_SIZES=10000          sizes to run (comma-separated)
 //   HEALTH_BENCH_RUNS=3               runs of each measurement
 //   HEALTH_BENCH_ONLY=probe           skip the whole syncs and fast detection
+//   HEALTH_BENCH_ONLY=sync            only the bare loop and the whole syncs: no check alone, no fast detection
+//   HEALTH_BENCH_CHECKS=tcp           the targets' checks, each measured in turn (default http,tcp)
 //   HEALTH_BENCH_CONCURRENCY=900      checkConcurrency in the config (default: the schema's)
-//   HEALTH_BENCH_CPU_PROF=DIR         --cpu-prof for the measured processes (the check's, each sync's), profiles in DIR
+//   HEALTH_BENCH_CPU_PROF=DIR         --cpu-prof for the measured processes (the check's, each sync's), profiles in DIR, and the
+//                                     bundle with its source maps in DIR/bundle, to read them by
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -34,6 +39,10 @@ const TIMEOUT_MS = 2000;
 const SIZES = process.env.HEALTH_BENCH_SIZES ? process.env.HEALTH_BENCH_SIZES.split(",").map(Number) : [1_000, 10_000];
 const RUNS = Number(process.env.HEALTH_BENCH_RUNS ?? 3);
 const ONLY_PROBE = process.env.HEALTH_BENCH_ONLY === "probe";
+const ONLY_SYNC = process.env.HEALTH_BENCH_ONLY === "sync";
+const CHECKS = (process.env.HEALTH_BENCH_CHECKS ?? "http,tcp").split(",") as CheckKind[];
+type CheckKind = "http" | "tcp";
+for (const kind of CHECKS) if (kind !== "http" && kind !== "tcp") throw new Error(`HEALTH_BENCH_CHECKS: expected http or tcp, not ${JSON.stringify(kind)}`);
 const CONCURRENCY = process.env.HEALTH_BENCH_CONCURRENCY ? Number(process.env.HEALTH_BENCH_CONCURRENCY) : undefined;
 const PROFILE_FLAGS = process.env.HEALTH_BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.HEALTH_BENCH_CPU_PROF}`] : [];
 const BLACKHOLED_SHARE = 0.1;
@@ -63,56 +72,70 @@ try {
     const dark = shuffled(addresses).slice(0, Math.round(size * BLACKHOLED_SHARE));
     await network.blackhole(dark);
     console.log(`\n${size} backends, ${dark.length} black-holed: median of ${RUNS} runs (min-max)`);
-    const bare: Measured[] = [];
-    const probes: Measured[] = [];
-    const hinted: Measured[] = [];
-    const probeConfig = await writeConfig(`probe-${size}`, addresses, CONCURRENCY ? { checkConcurrency: CONCURRENCY } : {});
+    const concurrency = CONCURRENCY ? { checkConcurrency: CONCURRENCY } : {};
     const timedOutFile = path.join(work, `timed-out-${size}.json`);
     await writeFile(timedOutFile, JSON.stringify(dark));
+    const probeConfigs: string[] = [];
+    for (const kind of CHECKS) probeConfigs.push(await writeConfig(`probe-${size}-${kind}`, addresses, concurrency, kind));
+    const bare: Measured[] = [];
+    const probes: Measured[][] = CHECKS.map(() => []);
+    const hinted: Measured[][] = CHECKS.map(() => []);
     // Interleaved, so what drifts on this machine during the runs weighs on all alike.
     for (let run = 0; run < RUNS; run++) {
-      bare.push(await child("bare", probeConfig));
-      probes.push(await child("probe", probeConfig, PROFILE_FLAGS));
-      hinted.push(await child("probe", probeConfig, PROFILE_FLAGS, [timedOutFile]));
+      bare.push(await child("bare", probeConfigs[0]!));
+      if (ONLY_SYNC) continue;
+      for (const [index, configPath] of probeConfigs.entries()) {
+        probes[index]!.push(await child("probe", configPath, PROFILE_FLAGS));
+        hinted[index]!.push(await child("probe", configPath, PROFILE_FLAGS, [timedOutFile]));
+      }
     }
     const bareWallMs = median(bare.map((measured) => measured.wallMs));
     row("bare TCP connect loop", bare, (result) => `${result.connected} connected`);
-    row("http check (probe only)", probes, (result) => JSON.stringify(result));
-    goals(probes, bareWallMs);
-    // As a steady sync probes: what timed out last run (all of the black-holed) goes first.
-    row("  timed-out ones first", hinted, (result) => JSON.stringify(result));
-    goals(hinted, bareWallMs);
-    if (!ONLY_PROBE) {
-      // The function's code (the bundled child, Lambda's heap limits), the CLI as users run it (its bundle) and the
-      // CLI from its sources: each a first run then a steady one, of a Service of its own each time.
-      // The CLI under the function's heap limits too: what is left between them is Node's default heap policy.
-      const ways = Object.fromEntries(["function", "bundle", "bundle, Lambda's heap", "sources"].map((way) => [way, { first: [] as Measured[], steady: [] as Measured[] }]));
-      for (let run = 0; run < RUNS; run++) {
-        for (const [way, results] of Object.entries(ways)) {
-          const service = `fleet-${size}-${run}-${way.toLowerCase().replace(/[^a-z0-9]+/g, "-")}`;
-          await cluster.admin.core.createNamespacedService({ namespace: NAMESPACE, body: selectorlessService(NAMESPACE, service, [{ name: "http", port: PORT }]) });
-          const configPath = await writeConfig(service, addresses, CONCURRENCY ? { checkConcurrency: CONCURRENCY } : {});
-          const once = () =>
-            way === "function" ? child("sync", configPath, PROFILE_FLAGS) : way === "sources" ? cliSync("sources", configPath) : cliSync("bundle", configPath, way === "bundle" ? [] : LAMBDA_128_MB_FLAGS);
-          results.first.push(await once());
-          results.steady.push(await once());
-        }
+    if (!ONLY_SYNC) {
+      for (const [index, kind] of CHECKS.entries()) {
+        row(`${kind} check (probe only)`, probes[index]!, (result) => JSON.stringify(result));
+        goals(probes[index]!, bareWallMs);
+        // As a steady sync probes: what timed out last run (all of the black-holed) goes first.
+        row("  timed-out ones first", hinted[index]!, (result) => JSON.stringify(result));
+        goals(hinted[index]!, bareWallMs);
       }
-      row("whole sync, first run", ways.function!.first, summary);
-      goals(ways.function!.first, bareWallMs);
-      row("whole sync, steady run", ways.function!.steady, summary);
-      goals(ways.function!.steady, bareWallMs);
-      row("CLI, first run", ways.bundle!.first, summary);
-      row("CLI, steady run", ways.bundle!.steady, summary);
-      row("  Lambda's heap, first", ways["bundle, Lambda's heap"]!.first, summary);
-      row("  Lambda's heap, steady", ways["bundle, Lambda's heap"]!.steady, summary);
-      row("CLI from sources, first", ways.sources!.first, summary);
-      row("CLI from sources, steady", ways.sources!.steady, summary);
+    }
+    if (!ONLY_PROBE) {
+      for (const kind of CHECKS) {
+        // The function's code (the bundled child, Lambda's heap limits); for the first check also the CLI as users
+        // run it (its bundle), under the function's heap limits too (what is left between them is Node's default
+        // heap policy), and from its sources: each a first run then a steady one, of a Service of its own each time.
+        const names = kind === CHECKS[0] ? ["function", "bundle", "bundle, Lambda's heap", "sources"] : ["function"];
+        const ways = Object.fromEntries(names.map((way) => [way, { first: [] as Measured[], steady: [] as Measured[] }]));
+        for (let run = 0; run < RUNS; run++) {
+          for (const [way, results] of Object.entries(ways)) {
+            const service = `fleet-${size}-${kind}-${run}-${way.toLowerCase().replace(/[^a-z0-9]+/g, "-")}`;
+            await cluster.admin.core.createNamespacedService({ namespace: NAMESPACE, body: selectorlessService(NAMESPACE, service, [{ name: "http", port: PORT }]) });
+            const configPath = await writeConfig(service, addresses, concurrency, kind);
+            const once = () =>
+              way === "function" ? child("sync", configPath, PROFILE_FLAGS) : way === "sources" ? cliSync("sources", configPath) : cliSync("bundle", configPath, way === "bundle" ? [] : LAMBDA_128_MB_FLAGS);
+            results.first.push(await once());
+            results.steady.push(await once());
+          }
+        }
+        row(`whole sync, ${kind}, first`, ways.function!.first, summary);
+        goals(ways.function!.first, bareWallMs);
+        row(`whole sync, ${kind}, steady`, ways.function!.steady, summary);
+        goals(ways.function!.steady, bareWallMs);
+        beside(ways.function!.steady, bare);
+        if (!ways.bundle) continue;
+        row("CLI, first run", ways.bundle.first, summary);
+        row("CLI, steady run", ways.bundle.steady, summary);
+        row("  Lambda's heap, first", ways["bundle, Lambda's heap"]!.first, summary);
+        row("  Lambda's heap, steady", ways["bundle, Lambda's heap"]!.steady, summary);
+        row("CLI from sources, first", ways.sources!.first, summary);
+        row("CLI from sources, steady", ways.sources!.steady, summary);
+      }
     }
     await network.unblackhole(dark);
   }
 
-  if (!ONLY_PROBE) await measureFastDetection();
+  if (!ONLY_PROBE && !ONLY_SYNC) await measureFastDetection();
 } finally {
   await network.destroy();
   await cluster.stop();
@@ -145,7 +168,7 @@ async function measureFastDetection() {
   console.log(`  invocation: ${fast.result.rounds} rounds in ${fast.wallMs} ms, ${fast.result.writes} writes, CPU ${fast.cpuMs} ms, peak ${fast.peakRssMB} MB`);
 }
 
-async function writeConfig(service: string, addresses: string[], extra: Record<string, unknown> = {}): Promise<string> {
+async function writeConfig(service: string, addresses: string[], extra: Record<string, unknown> = {}, check: CheckKind = "http"): Promise<string> {
   // JSON, as a config listing thousands of backends would be generated: it loads in a fraction of YAML's memory.
   const file = path.join(cluster.local.dir, `${service}.json`);
   await writeFile(
@@ -161,7 +184,7 @@ async function writeConfig(service: string, addresses: string[], extra: Record<s
           service,
           ports: [{ name: "http", port: PORT }],
           sources: [{ name: "fleet", static: addresses.map((address) => ({ address })) }],
-          check: { http: { path: "/healthz", timeoutMs: TIMEOUT_MS } },
+          check: check === "tcp" ? { tcp: { timeoutMs: TIMEOUT_MS } } : { http: { path: "/healthz", timeoutMs: TIMEOUT_MS } },
         },
       ],
       ...extra,
@@ -212,10 +235,24 @@ function goals(runs: Measured[], bareWallMs: number) {
   );
 }
 
+/**
+ * The steady sync beside the bare loop, medians of the same runs: what the sync costs over the floor (issue 15's
+ * yardstick: one worker at 256 MB should carry 10,000 backends, within 2 s of CPU and 128 MB).
+ */
+function beside(steadies: Measured[], bare: Measured[]) {
+  const pair = (key: "wallMs" | "cpuMs" | "peakRssMB") => [median(steadies.map((measured) => measured[key])), median(bare.map((measured) => measured[key]))] as const;
+  const [[wall, bareWall], [cpu, bareCpu], [peak, barePeak]] = [pair("wallMs"), pair("cpuMs"), pair("peakRssMB")];
+  const met = (value: number, goal: number) => `${value <= goal ? "met" : "MISSED"} (≤ ${goal})`;
+  console.log(
+    `  ${"beside the bare loop".padEnd(26)} CPU ${cpu} ms against ${bareCpu} ms, goal ${met(cpu, GOALS.cpuMs)}; peak ${peak} MB against ${barePeak} MB, goal ${met(peak, GOALS.peakMB)}; ` +
+      `wall ${wall} ms against ${bareWall} ms`,
+  );
+}
+
 /** health-child.ts built as serverless-esbuild builds the functions from serverless.yml's custom.esbuild. */
 async function bundleChild(): Promise<string> {
   const { options, extension } = await functionsBuildOptions();
-  const outdir = path.join(work, "bundle");
+  const outdir = path.join(process.env.HEALTH_BENCH_CPU_PROF ?? work, "bundle");
   await esbuild.build({ ...options, absWorkingDir: ROOT, entryPoints: ["test/bench/health-child.ts"], outdir, logLevel: "warning" });
   const entry = path.join(outdir, `health-child${extension}`);
   if (!existsSync(entry)) throw new Error(`no bundle at ${entry}`);
