@@ -49,7 +49,7 @@ const TRIGGER_LIMIT_MS = 29_000;
  * a failure other than Timeout is probed again after recheckDelayMs, jittered up to 1.5 times, and that
  * second attempt can take as long again. Waits for a free probe slot are not counted: they depend on the fleet.
  */
-function worstProbeMs(target: { check: CheckConfig | CheckConfig[]; recheckDelayMs: number }): { ms: number; rule: string } {
+export function worstProbeMs(target: { check: CheckConfig | CheckConfig[]; recheckDelayMs: number }): { ms: number; rule: string } {
   const checks = Array.isArray(target.check) ? target.check : [target.check];
   const once = checks.reduce((sum, check) => sum + (Object.values(check).find((kind) => kind?.timeoutMs !== undefined)?.timeoutMs ?? 0), 0);
   if (target.recheckDelayMs === 0 || once === 0) return { ms: once, rule: `${once} ms of checks` };
