@@ -1,15 +1,46 @@
 import type { Context, ScheduledEvent } from "aws-lambda";
-import { runSync } from "./engine/run.ts";
-import { publishRun, startInvocation } from "./observability.ts";
+import { MetricUnit } from "@aws-lambda-powertools/metrics";
+import type { Config } from "./config/schema.ts";
+import { sendShards } from "./dispatch/send.ts";
+import { needsDispatch, planShards, type Shard } from "./dispatch/shards.ts";
+import { pruneClusters, runSync } from "./engine/run.ts";
+import type { ClusterConnections } from "./kube/client.ts";
+import { logger, metrics, publishRun, startInvocation } from "./observability.ts";
 import { summarize } from "./report/summary.ts";
-import { installationId } from "./env.ts";
+import { installationId, optionalEnv } from "./env.ts";
 import { functionRuntime, runDeadline } from "./runtime.ts";
 
-/** Scheduled: syncs every target before Lambda's timeout; logs, emits metrics and returns a summary per target. */
-export async function handler(_event: ScheduledEvent, context: Context) {
+/**
+ * Scheduled: syncs every target before Lambda's timeout; logs, emits metrics and returns a summary per target.
+ * A config past its `dispatch` bounds, with a queue to send to, is handed to the workers instead, one message per
+ * shard, and this function prunes (docs/architecture.md, Scaling out).
+ */
+export async function handler(event: ScheduledEvent, context: Context) {
   startInvocation(context);
   const { config, connections } = await functionRuntime();
+  const queueUrl = optionalEnv("EES_DISPATCH_QUEUE_URL");
+  const shards = planShards(config);
+  if (queueUrl && needsDispatch(shards)) return dispatch(config, connections, queueUrl, event.time, shards);
   const report = await runSync(config, connections, { fastDetection: true, installation: installationId(), deadline: runDeadline(context) });
   publishRun(report);
   return summarize(report);
+}
+
+async function dispatch(config: Config, connections: ClusterConnections, queueUrl: string, tick: string, shards: Shard[]) {
+  const started = performance.now();
+  await sendShards(queueUrl, tick, shards);
+  logger.info("shards dispatched", { tick, shards: shards.length, targets: config.targets.length });
+  metrics.addMetric("ShardsDispatched", MetricUnit.Count, shards.length);
+  metrics.publishStoredMetrics();
+  const pruned = await pruneClusters(config, connections, installationId(), false);
+  const report = {
+    ok: pruned.every((prune) => prune.error === undefined),
+    degraded: pruned.some((prune) => prune.guard !== undefined),
+    dryRun: false,
+    targets: [],
+    pruned,
+    durationMs: Math.round(performance.now() - started),
+  };
+  publishRun(report);
+  return { dispatched: shards.length, ...summarize(report) };
 }

@@ -8,7 +8,7 @@ import { TcpCheck } from "../health/tcp.ts";
 import type { ClusterConnections } from "../kube/client.ts";
 import type { Verdict } from "../model.ts";
 import { DEFAULT_INSTALLATION } from "../registry/labels.ts";
-import { isDegraded, type RunReport, type TargetReport } from "../report/report.ts";
+import { isDegraded, type PruneReport, type RunReport, type TargetReport } from "../report/report.ts";
 import { pruneCluster } from "./prune.ts";
 import { checkTarget, type TargetContext } from "./check-target.ts";
 import { writeTarget } from "./write-target.ts";
@@ -97,20 +97,7 @@ export async function runSync(config: Config, connections: ClusterConnections, o
     }
     const cutShort = stopLooking.fired();
 
-    const pruned =
-      options.targets === undefined && config.policy === "sync"
-        ? await Promise.all(
-            config.clusters.map(async (cluster) => {
-              const configured = new Set(config.targets.filter((target) => target.cluster === cluster.name).map((target) => `${target.namespace}/${target.service}`));
-              const writer = { ownerId: config.ownerId, installation, cluster: cluster.name };
-              try {
-                return await pruneCluster(await connections.get(cluster.name), writer, configured, config.allowPruneAll, dryRun);
-              } catch (error) {
-                return { cluster: cluster.name, changes: [], error: errorMessage(error) };
-              }
-            }),
-          )
-        : [];
+    const pruned = options.targets === undefined ? await pruneClusters(config, connections, installation, dryRun) : [];
 
     return {
       ok: !cutShort && targets.every((target) => target.status !== "failed") && pruned.every((report) => report.error === undefined),
@@ -125,6 +112,25 @@ export async function runSync(config: Config, connections: ClusterConnections, o
   } finally {
     stopLooking.dispose();
   }
+}
+
+/**
+ * Under policy sync, every cluster's objects of targets that left the config are deleted: this needs the whole
+ * config, so a run of some targets skips it, and the dispatcher, which has it, does it for its workers.
+ */
+export async function pruneClusters(config: Config, connections: ClusterConnections, installation: string, dryRun: boolean): Promise<PruneReport[]> {
+  if (config.policy !== "sync") return [];
+  return Promise.all(
+    config.clusters.map(async (cluster) => {
+      const configured = new Set(config.targets.filter((target) => target.cluster === cluster.name).map((target) => `${target.namespace}/${target.service}`));
+      const writer = { ownerId: config.ownerId, installation, cluster: cluster.name };
+      try {
+        return await pruneCluster(await connections.get(cluster.name), writer, configured, config.allowPruneAll, dryRun);
+      } catch (error) {
+        return { cluster: cluster.name, changes: [], error: errorMessage(error) };
+      }
+    }),
+  );
 }
 
 /**
