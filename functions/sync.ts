@@ -7,7 +7,7 @@ import { pruneClusters, runSync } from "./engine/run.ts";
 import type { ClusterConnections } from "./kube/client.ts";
 import { logger, metrics, publishRun, startInvocation } from "./observability.ts";
 import { summarize } from "./report/summary.ts";
-import { installationId, optionalEnv } from "./env.ts";
+import { EnvError, installationId, optionalEnv } from "./env.ts";
 import { functionRuntime, runDeadline } from "./runtime.ts";
 
 /**
@@ -20,10 +20,16 @@ export async function handler(event: ScheduledEvent, context: Context) {
   const { config, connections } = await functionRuntime();
   const queueUrl = optionalEnv("EES_DISPATCH_QUEUE_URL");
   const shards = planShards(config);
-  if (queueUrl && needsDispatch(shards)) return dispatch(config, connections, queueUrl, event.time, shards);
+  if (queueUrl && needsDispatch(shards)) return dispatch(config, connections, queueUrlFrom(queueUrl), event.time, shards);
   const report = await runSync(config, connections, { fastDetection: true, installation: installationId(), deadline: runDeadline(context) });
   publishRun(report);
   return summarize(report);
+}
+
+/** Offline, where serverless.yml's reference to the queue means nothing, the variable must be set to a queue by hand. */
+function queueUrlFrom(value: string): string {
+  if (!URL.canParse(value)) throw new EnvError("EES_DISPATCH_QUEUE_URL", `must be the dispatch queue's URL, got ${JSON.stringify(value)}`);
+  return value;
 }
 
 async function dispatch(config: Config, connections: ClusterConnections, queueUrl: string, tick: string, shards: Shard[]) {

@@ -1,12 +1,16 @@
-// serverless.yml's IAM statements: `${file(./infra/iam.cjs)}` runs this when it packages (infra/iam.ts does the work).
+// serverless.yml's IAM statements: `${file(./infra/iam.cjs):shared}` runs this when it packages (infra/iam.ts does the
+// work). `shared`: the role of sync and trigger, which may send to the dispatch queue; `worker`: the worker's
+// role (infra/resources.cjs), which may take from it.
 const { resolve } = require("node:path");
 const { loadConfig } = require("../functions/config/load.ts");
-const { iamStatements } = require("./iam.ts");
+const { dispatchStatements, iamStatements } = require("./iam.ts");
 
 module.exports = async ({ resolveVariable }) => {
   const configFile = await resolveVariable("param:configFile");
   const parameterName = await resolveVariable("param:configParameter");
   const region = await resolveVariable("self:provider.region");
   const config = await loadConfig(resolve(__dirname, "..", configFile));
-  return iamStatements(config, parameterName ? { name: parameterName, region } : undefined);
+  const statements = iamStatements(config, parameterName ? { name: parameterName, region } : undefined);
+  const { dispatcher, worker } = dispatchStatements();
+  return { shared: [...statements, ...dispatcher], worker: [...statements, ...worker] };
 };

@@ -6,7 +6,7 @@ import type { Config } from "../functions/config/schema.ts";
 export interface IamStatement {
   Effect: "Allow";
   Action: string[];
-  Resource: (string | { "Fn::Sub": string })[];
+  Resource: (string | { "Fn::Sub": string } | { "Fn::GetAtt": [string, string] })[];
   Condition?: Record<string, Record<string, string[]>>;
 }
 
@@ -74,4 +74,17 @@ function sourceStatements(config: Config, assumed: Set<string>): IamStatement[] 
   if (zoneByName) statements.push({ Effect: "Allow", Action: ["route53:ListHostedZonesByName"], Resource: ["*"] });
   if (healthChecks) statements.push({ Effect: "Allow", Action: ["route53:GetHealthCheckStatus"], Resource: [route53("healthcheck/*")] });
   return statements;
+}
+
+// --- The dispatch queue ------------------------------------------------------------------------------
+/** The queue's logical id in serverless.yml's resources (infra/dispatch.ts). */
+export const DISPATCH_QUEUE = "DispatchQueue";
+
+/** The dispatcher (the sync function) may only send to the queue; the worker may only take from it. */
+export function dispatchStatements(): { dispatcher: IamStatement[]; worker: IamStatement[] } {
+  const queue = { "Fn::GetAtt": [DISPATCH_QUEUE, "Arn"] as [string, string] };
+  return {
+    dispatcher: [{ Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [queue] }],
+    worker: [{ Effect: "Allow", Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], Resource: [queue] }],
+  };
 }

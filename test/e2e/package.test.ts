@@ -1,5 +1,7 @@
 // `serverless package` as a deployment pipeline runs it: no AWS credentials, no network. One bundle per
-// function, IAM statements that are exactly what the config needs, read from the CloudFormation template, and
+// function, IAM statements that are exactly what the config needs (and the dispatch queue: send for sync and
+// trigger, take for the worker, in a role of its own), read from the CloudFormation template; the worker's FIFO
+// queue and its dead-letter queue; and
 // the release (package.json's version) in the bundled handler's log lines and Kubernetes requests; log groups
 // that expire, the stage on the functions' environment, and CloudWatch alarms only when asked for. The
 // schedule comes from the config's syncIntervalSeconds; the default config packages, and a config a Lambda
@@ -54,11 +56,12 @@ const sub = (text: string) => ({ "Fn::Sub": text });
 describe("serverless package", () => {
   it("makes one bundle per function, each holding its handler and the config", async () => {
     const zips = (await readdir(packageDir)).filter((name) => name.endsWith(".zip")).sort();
-    assert.deepEqual(zips, ["sync.zip", "trigger.zip"]);
+    assert.deepEqual(zips, ["sync.zip", "trigger.zip", "worker.zip"]);
     const functions = Object.values(template.Resources).filter((resource) => resource.Type === "AWS::Lambda::Function");
     assert.deepEqual(functions.map((fn) => [fn.Properties.Handler, fn.Properties.Runtime]).sort(), [
       ["functions/sync.handler", "nodejs22.x"],
       ["functions/trigger.handler", "nodejs22.x"],
+      ["functions/worker.handler", "nodejs22.x"],
     ]);
     for (const fn of functions) {
       const variables = (fn.Properties.Environment as { Variables: Record<string, string> }).Variables;
@@ -103,6 +106,7 @@ describe("serverless package", () => {
     assert.deepEqual(ofType(template, "AWS::Logs::LogGroup").map(([, group]) => [group.Properties.LogGroupName, group.Properties.RetentionInDays]).sort(), [
       ["/aws/lambda/external-endpoint-syncer-prod-sync", 30],
       ["/aws/lambda/external-endpoint-syncer-prod-trigger", 30],
+      ["/aws/lambda/external-endpoint-syncer-prod-worker", 30],
     ]);
     assert.deepEqual(ofType(template, "AWS::CloudWatch::Alarm"), []);
   });
@@ -125,14 +129,11 @@ describe("serverless package", () => {
     assert.equal(alarms.HeartbeatAlarm?.ComparisonOperator, "LessThanThreshold");
     assert.equal(alarms.HeartbeatAlarm?.TreatMissingData, "breaching", "no data at all is the failure the heartbeat is for");
     assert.equal(alarms.HeartbeatAlarm?.AlarmName, "external-endpoint-syncer-prod-heartbeat");
-    assert.deepEqual(ofType(alarmed, "AWS::Logs::LogGroup").map(([, group]) => group.Properties.RetentionInDays), [7, 7]);
+    assert.deepEqual(ofType(alarmed, "AWS::Logs::LogGroup").map(([, group]) => group.Properties.RetentionInDays), [7, 7, 7]);
   });
 
-  it("grants exactly the AWS actions the config uses, on the resources it names", () => {
-    const role = template.Resources.IamRoleLambdaExecution!;
-    const statements = (role.Properties.Policies as { PolicyDocument: { Statement: { Action: string[] }[] } }[])[0]!.PolicyDocument.Statement as { Action: string[] }[];
-    const ours = statements.filter((statement) => !statement.Action.every((action) => action.startsWith("logs:")));
-    assert.deepEqual(ours, [
+  it("grants exactly the AWS actions the config uses, on the resources it names; only sync and trigger may send to the queue, only the worker take from it", () => {
+    const configured = [
       { Effect: "Allow", Action: ["eks:DescribeCluster"], Resource: [sub("arn:${AWS::Partition}:eks:eu-west-1:${AWS::AccountId}:cluster/prod")] },
       {
         Effect: "Allow",
@@ -152,14 +153,66 @@ describe("serverless package", () => {
       { Effect: "Allow", Action: ["route53:ListResourceRecordSets"], Resource: [sub("arn:${AWS::Partition}:route53:::hostedzone/Z0123456789ABC")] },
       { Effect: "Allow", Action: ["route53:GetHealthCheckStatus"], Resource: [sub("arn:${AWS::Partition}:route53:::healthcheck/*")] },
       { Effect: "Allow", Action: ["sts:AssumeRole"], Resource: ["arn:aws:iam::111122223333:role/ees-reader", "arn:aws:iam::210987654321:role/ees-partner"] },
+    ];
+    const queue = { "Fn::GetAtt": ["DispatchQueue", "Arn"] };
+    // sync and trigger share the framework's role (the name docs/deploying.md maps in EKS); the worker has its own.
+    assert.deepEqual(ofType(template, "AWS::IAM::Role").map(([id, role]) => [id, role.Properties.RoleName]).sort(), [
+      ["IamRoleLambdaExecution", { "Fn::Join": ["-", ["external-endpoint-syncer", "prod", { Ref: "AWS::Region" }, "lambdaRole"]] }],
+      ["WorkerRole", "external-endpoint-syncer-prod-eu-west-1-workerRole"],
     ]);
-    // Besides ours, only the framework's own log statements.
-    assert.deepEqual(statements.filter((statement) => !(ours as unknown[]).includes(statement)).flatMap((statement) => statement.Action).sort(), [
-      "logs:CreateLogGroup",
-      "logs:CreateLogStream",
-      "logs:PutLogEvents",
-      "logs:TagResource",
+    const roleOf = (fn: string) => template.Resources[fn]!.Properties.Role;
+    assert.deepEqual([roleOf("SyncLambdaFunction"), roleOf("TriggerLambdaFunction"), roleOf("WorkerLambdaFunction")], [
+      { "Fn::GetAtt": ["IamRoleLambdaExecution", "Arn"] },
+      { "Fn::GetAtt": ["IamRoleLambdaExecution", "Arn"] },
+      { "Fn::GetAtt": ["WorkerRole", "Arn"] },
     ]);
+    const expected: [string, unknown[], string][] = [
+      // The framework's own log statements cover every function of the stage.
+      ["IamRoleLambdaExecution", [...configured, { Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [queue] }], "/aws/lambda/external-endpoint-syncer-prod*"],
+      ["WorkerRole", [...configured, { Effect: "Allow", Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], Resource: [queue] }], "/aws/lambda/external-endpoint-syncer-prod-worker"],
+    ];
+    for (const [role, statements, logGroup] of expected) {
+      const policies = template.Resources[role]!.Properties.Policies as { PolicyDocument: { Statement: { Action: string[]; Resource: unknown[] }[] } }[];
+      assert.equal(policies.length, 1);
+      const granted = policies[0]!.PolicyDocument.Statement;
+      const ours = granted.filter((statement) => !statement.Action.every((action) => action.startsWith("logs:")));
+      assert.deepEqual(ours, statements, role);
+      // Besides ours, only writing to the functions' log groups.
+      const logs = granted.filter((statement) => !(ours as unknown[]).includes(statement));
+      assert.deepEqual(logs.flatMap((statement) => statement.Action).sort(), ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:TagResource"], role);
+      const groups = new Set(logs.flatMap((statement) => statement.Resource).map((resource) => /log-group:([^:]+):/.exec(JSON.stringify(resource))?.[1]));
+      assert.deepEqual([...groups], [logGroup], role);
+    }
+  });
+
+  it("feeds the worker from a FIFO queue: one shard per invocation, partial batch failures, a visibility timeout above the worker's, a dead-letter queue after 3 receives, reserved concurrency", () => {
+    const queues = Object.fromEntries(ofType(template, "AWS::SQS::Queue").map(([id, queue]) => [id, queue.Properties]));
+    assert.deepEqual(queues, {
+      DispatchDeadLetterQueue: { QueueName: "external-endpoint-syncer-prod-dead-letter.fifo", FifoQueue: true, MessageRetentionPeriod: 1_209_600 },
+      DispatchQueue: {
+        QueueName: "external-endpoint-syncer-prod-shards.fifo",
+        FifoQueue: true,
+        VisibilityTimeout: 180,
+        RedrivePolicy: { deadLetterTargetArn: { "Fn::GetAtt": ["DispatchDeadLetterQueue", "Arn"] }, maxReceiveCount: 3 },
+      },
+    });
+    const worker = template.Resources.WorkerLambdaFunction!.Properties;
+    assert.equal(worker.Timeout, 60);
+    assert.ok((queues.DispatchQueue!.VisibilityTimeout as number) > (worker.Timeout as number));
+    assert.equal(worker.ReservedConcurrentExecutions, 10);
+    assert.equal((worker.Environment as { Variables: Record<string, string> }).Variables.EES_MAX_RECEIVE_COUNT, "3");
+    const mappings = ofType(template, "AWS::Lambda::EventSourceMapping").map(([, mapping]) => mapping.Properties);
+    assert.deepEqual(mappings, [
+      {
+        BatchSize: 1,
+        EventSourceArn: { "Fn::GetAtt": ["DispatchQueue", "Arn"] },
+        FunctionName: { "Fn::GetAtt": ["WorkerLambdaFunction", "Arn"] },
+        Enabled: true,
+        FunctionResponseTypes: ["ReportBatchItemFailures"],
+      },
+    ]);
+    const sync = template.Resources.SyncLambdaFunction!.Properties;
+    assert.deepEqual((sync.Environment as { Variables: Record<string, unknown> }).Variables.EES_DISPATCH_QUEUE_URL, { Ref: "DispatchQueue" });
   });
 
   it("bundles the release: every log line of the sync handler and every Kubernetes request it makes names it", async () => {
