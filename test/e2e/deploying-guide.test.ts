@@ -90,7 +90,7 @@ const CHECKS: Record<string, (output: string) => Promise<void>> = {
     assert.equal(exported.ROLE_ARN, "arn:aws:iam::123456789012:role/external-endpoint-syncer-prod-eu-west-1-lambdaRole");
   },
   async package() {
-    assert.deepEqual((await readdir(join(workspace, ".serverless"))).filter((name) => name.endsWith(".zip")).sort(), ["sync.zip", "trigger.zip"]);
+    assert.deepEqual((await readdir(join(workspace, ".serverless"))).filter((name) => name.endsWith(".zip")).sort(), ["sync.zip", "trigger.zip", "worker.zip"]);
     const template = JSON.parse(await readFile(join(workspace, ".serverless/cloudformation-template-update-stack.json"), "utf8")) as {
       Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
     };

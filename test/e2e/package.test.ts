@@ -164,7 +164,7 @@ describe("serverless package", () => {
     assert.deepEqual([roleOf("SyncLambdaFunction"), roleOf("TriggerLambdaFunction"), roleOf("WorkerLambdaFunction")], [
       { "Fn::GetAtt": ["IamRoleLambdaExecution", "Arn"] },
       { "Fn::GetAtt": ["IamRoleLambdaExecution", "Arn"] },
-      { "Fn::GetAtt": ["WorkerRole", "Arn"] },
+      { "Fn::Sub": "${WorkerRole.Arn}" },
     ]);
     const expected: [string, unknown[], string][] = [
       // The framework's own log statements cover every function of the stage.
