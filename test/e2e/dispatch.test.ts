@@ -1,16 +1,17 @@
-// The dispatcher and its workers against moto's SQS over the wire (a FIFO queue with a dead-letter queue) and
-// three real kube-apiservers, each with its own etcd. The functions run in this process (one worker in a child
-// process, to be killed); a small poller stands in for Lambda's SQS event source mapping, which moto does not
-// run: it receives one message at a time, calls the worker's handler, and deletes what the handler did not
-// return as failed, as the mapping does with ReportBatchItemFailures. (serverless offline with an SQS plugin
-// would be the real mapping; this test does not run it.)
+// The dispatcher and its workers under serverless offline, against moto's SQS over the wire (a FIFO queue with a
+// dead-letter queue) and three real kube-apiservers, each with its own etcd. The functions are the bundles
+// serverless offline builds, invoked through its Lambda API; a small poller stands in for Lambda's SQS event
+// source mapping, which neither moto nor serverless offline runs: it receives one message at a time, invokes the
+// worker with it, and deletes what the worker did not return as failed, as the mapping does with
+// ReportBatchItemFailures. The worker killed mid-shard runs in a process of its own (test/harness/worker-process.ts,
+// on the sources), since killing offline's would kill them all.
 //
 // Cases: every target synced exactly once per tick, a duplicate schedule event queuing nothing; a worker killed
 // mid-shard has its shard redelivered after the visibility timeout and finished, no object duplicated or lost;
 // a shard that always fails goes to the dead-letter queue with a log line, the others not held back; two
 // overlapping ticks never sync one target at once; a hostile message is refused, naming the field.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,10 +26,13 @@ import {
   SQSClient,
   type Message,
 } from "@aws-sdk/client-sqs";
-import type { Context, ScheduledEvent, SQSBatchResponse, SQSRecord } from "aws-lambda";
+import type { SQSBatchResponse, SQSRecord } from "aws-lambda";
 import { stringify } from "yaml";
-import { selectorlessService, startTestCluster, testConfig, type TestCluster } from "../harness/cluster.ts";
-import { startMoto, type Moto } from "../harness/moto.ts";
+import { MAX_RECEIVE_COUNT } from "../../infra/resources.ts";
+import { eventually, selectorlessService, startTestCluster, testConfig, type TestCluster } from "../harness/cluster.ts";
+import { freePort, startMoto, type Moto } from "../harness/moto.ts";
+
+const ROOT = join(import.meta.dirname, "../..");
 
 const NAMESPACE = "ees-dispatch";
 const CLUSTERS = ["a", "b", "c"];
@@ -37,7 +41,8 @@ const SERVICES = ["s0", "s1", "s2", "s3", "s4", "s5"];
 const DOOMED = "c-doomed";
 /** Longer than a shard of two targets takes here, even on a busy machine. */
 const VISIBILITY_SECONDS = 8;
-const MAX_RECEIVES = 2;
+/** serverless.yml tells the worker the redrive limit of infra/resources.ts: the test's queue has the same. */
+const MAX_RECEIVES = MAX_RECEIVE_COUNT;
 const addresses = (cluster: string, service: string) => [`192.0.2.${CLUSTERS.indexOf(cluster) * 20 + SERVICES.indexOf(service) * 2 + 1}`, `192.0.2.${CLUSTERS.indexOf(cluster) * 20 + SERVICES.indexOf(service) * 2 + 2}`];
 
 let moto: Moto;
@@ -45,9 +50,10 @@ let sqs: SQSClient;
 let queueUrl: string;
 let deadLetterUrl: string;
 const clusters = new Map<string, TestCluster>();
-let sync: typeof import("../../functions/sync.ts").handler;
-let worker: typeof import("../../functions/worker.ts").handler;
-const logLines: Record<string, unknown>[] = [];
+let offline: ChildProcess;
+let offlineOutput = "";
+let lambdaPort: number;
+let functionsEnv: NodeJS.ProcessEnv;
 
 before(async () => {
   moto = await startMoto();
@@ -94,28 +100,43 @@ before(async () => {
   const dir = await mkdtemp(join(tmpdir(), "ees-dispatch-"));
   const configFile = join(dir, "config.yaml");
   await writeFile(configFile, stringify(input));
-  Object.assign(process.env, { EES_CONFIG: configFile, EES_DISPATCH_QUEUE_URL: queueUrl, EES_MAX_RECEIVE_COUNT: String(MAX_RECEIVES), EES_INSTALLATION: "dispatch-test" });
-  ({ handler: sync } = await import("../../functions/sync.ts"));
-  ({ handler: worker } = await import("../../functions/worker.ts"));
-  // The functions' JSON log lines, as CloudWatch would keep them (warnings and errors go to stderr).
-  for (const stream of [process.stdout, process.stderr]) {
-    const write = stream.write.bind(stream);
-    stream.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-      const text = String(chunk);
-      if (!text.startsWith('{"level"')) return write(chunk, ...rest);
-      for (const line of text.split("\n").filter(Boolean)) logLines.push(JSON.parse(line) as Record<string, unknown>);
-      return true;
-    }) as typeof stream.write;
-  }
+  // No schedule: the test invokes the scheduled function itself, tick by tick, through offline's Lambda API.
+  const httpPort = await freePort();
+  lambdaPort = await freePort();
+  functionsEnv = { ...process.env, EES_INSTALLATION: "external-endpoint-syncer-dev", EES_CONFIG: configFile, EES_DISPATCH_QUEUE_URL: queueUrl, EES_MAX_RECEIVE_COUNT: String(MAX_RECEIVES), OFFLINE_HTTP_PORT: String(httpPort), OFFLINE_LAMBDA_PORT: String(lambdaPort) };
+  offline = spawn(join(ROOT, "node_modules/.bin/sls"), ["offline", "start", "--param=syncSchedule=false"], { cwd: ROOT, env: functionsEnv, stdio: ["ignore", "pipe", "pipe"] });
+  offline.stdout!.setEncoding("utf8").on("data", (chunk: string) => (offlineOutput += chunk));
+  offline.stderr!.setEncoding("utf8").on("data", (chunk: string) => (offlineOutput += chunk));
+  const up = await eventually(
+    () => fetch(`http://127.0.0.1:${httpPort}/`).then(() => true, () => offline.exitCode !== null),
+    (done) => done,
+    60_000,
+  );
+  assert.ok(up && offline.exitCode === null, `serverless offline did not start:\n${offlineOutput}`);
 });
 
 after(async () => {
+  offline?.kill("SIGTERM");
   await Promise.all([...clusters.values()].map((cluster) => cluster.stop()));
   await moto?.stop();
 });
 
-const context = (name: string) => ({ functionName: name, awsRequestId: `${name}-${Date.now()}`, getRemainingTimeInMillis: () => 30_000 }) as Context;
-const tickEvent = (time: string) => ({ time, "detail-type": "Scheduled Event" }) as ScheduledEvent;
+/** One function, invoked through serverless offline's Lambda API; its answer. */
+async function invoke<T>(name: "sync" | "worker", event: unknown): Promise<T> {
+  const response = await fetch(`http://127.0.0.1:${lambdaPort}/2015-03-31/functions/external-endpoint-syncer-dev-${name}/invocations`, { method: "POST", body: JSON.stringify(event) });
+  const text = await response.text();
+  assert.equal(response.status, 200, text);
+  return JSON.parse(text) as T;
+}
+
+const tick = (time: string) => invoke<{ dispatched?: number }>("sync", { "detail-type": "Scheduled Event", source: "aws.events", time, detail: {} });
+
+/** The functions' JSON log lines so far, as CloudWatch would keep them. */
+const logLines = () =>
+  offlineOutput
+    .split("\n")
+    .filter((line) => line.includes('{"level"'))
+    .map((line) => JSON.parse(line.slice(line.indexOf('{"level"'))) as Record<string, unknown>);
 
 /** One worker run, as the poller saw it. */
 interface Run {
@@ -150,7 +171,7 @@ const asRecord = (message: Message): SQSRecord =>
 async function deliver(message: Message, runs: Run[]): Promise<void> {
   const body = JSON.parse(message.Body!) as { shard: string; tick: string; targets: string[] };
   const start = performance.now();
-  const response: SQSBatchResponse = await worker({ Records: [asRecord(message)] } as never, context("worker"));
+  const response = await invoke<SQSBatchResponse>("worker", { Records: [asRecord(message)] });
   const failed = response.batchItemFailures.some((failure) => failure.itemIdentifier === message.MessageId);
   runs.push({ ...body, receives: Number(message.Attributes!.ApproximateReceiveCount), start, end: performance.now(), failed });
   if (!failed) await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle! }));
@@ -223,35 +244,39 @@ function assertNeverAtOnce(runs: Run[]): void {
 const goodTargets = CLUSTERS.flatMap((cluster) => SERVICES.map((service) => `${cluster}-${service}`));
 
 describe("dispatcher and workers on SQS", { concurrency: false }, () => {
-  it("a tick syncs every target exactly once, and the shard that always fails goes to the dead-letter queue without holding back the others", async () => {
+  it("a tick syncs every target exactly once, and the shard that always fails goes to the dead-letter queue without holding back the others", async (t) => {
     const marks = await auditMarks();
-    const tick = "2026-11-30T14:00:00Z";
-    const summary = await sync(tickEvent(tick), context("sync"));
-    assert.equal((summary as { dispatched?: number }).dispatched, 10);
+    const started = performance.now();
+    const time = "2026-11-30T14:00:00Z";
+    assert.equal((await tick(time)).dispatched, 10);
     // EventBridge delivers at least once: the same event again queues nothing new.
-    await sync(tickEvent(tick), context("sync"));
+    await tick(time);
 
     const runs: Run[] = [];
     await drain(4, runs);
     const good = runs.filter((run) => !run.targets.includes(DOOMED));
     assert.deepEqual(good.map((run) => run.failed), good.map(() => false));
+    t.diagnostic(`tick to every good target synced: ${Math.round(Math.max(...good.map((run) => run.end)) - started)} ms; ${runs.length} worker invocations`);
     assert.deepEqual(good.flatMap((run) => run.targets).sort(), [...goodTargets].sort(), "every target once");
     const reads = await serviceReads(marks);
     for (const target of goodTargets) assert.equal(reads[target], 1, `${target}: synced once`);
 
     const doomed = runs.filter((run) => run.targets.includes(DOOMED));
-    assert.deepEqual(doomed.map((run) => [run.shard, run.receives, run.failed]), [["c/3", 1, true], ["c/3", 2, true]]);
+    assert.deepEqual(
+      doomed.map((run) => [run.shard, run.receives, run.failed]),
+      Array.from({ length: MAX_RECEIVES }, (_, index) => ["c/3", index + 1, true]),
+    );
     assert.ok(good.every((run) => run.end <= doomed.at(-1)!.start), "every other shard was done before the doomed one's last receive");
     assert.deepEqual(await deadLetters(), ["c/3"]);
-    const line = logLines.find((entry) => entry.message === "shard dead-lettered");
+    const line = logLines().find((entry) => entry.message === "shard dead-lettered");
     assert.equal(line?.shard, "c/3");
-    assert.equal(line?.receives, 2);
+    assert.equal(line?.receives, MAX_RECEIVES);
     assert.match(String(line?.error), /c-doomed/);
     await assertPublished();
   });
 
   it("a worker killed mid-shard has its shard received again after the visibility timeout and finished, no object duplicated or lost", async () => {
-    await sync(tickEvent("2026-11-30T14:01:00Z"), context("sync"));
+    await tick("2026-11-30T14:01:00Z");
     const first = await receive();
     assert.ok(first);
     const killed = JSON.parse(first.Body!) as { shard: string; targets: string[] };
@@ -264,7 +289,7 @@ describe("dispatcher and workers on SQS", { concurrency: false }, () => {
     }
     const mark = await cluster.auditMark();
 
-    const child = spawn(process.execPath, [join(import.meta.dirname, "../harness/worker-process.ts")], { stdio: ["pipe", "ignore", "inherit"], env: process.env });
+    const child = spawn(process.execPath, [join(ROOT, "test/harness/worker-process.ts")], { stdio: ["pipe", "ignore", "inherit"], env: functionsEnv });
     child.stdin.end(JSON.stringify(asRecord(first)));
     const exited = new Promise((resolve) => child.once("exit", resolve));
     // Killed at its first write: the rest of the shard is never written by it.
@@ -285,12 +310,12 @@ describe("dispatcher and workers on SQS", { concurrency: false }, () => {
 
   it("two overlapping ticks never sync one target at once, and each syncs every target once", async () => {
     const marks = await auditMarks();
-    await sync(tickEvent("2026-11-30T14:02:00Z"), context("sync"));
+    await tick("2026-11-30T14:02:00Z");
     const runs: Run[] = [];
     const draining = drain(6, runs);
     // The next tick comes while the first one's shards are being synced.
     await sleep(300);
-    await sync(tickEvent("2026-11-30T14:03:00Z"), context("sync"));
+    await tick("2026-11-30T14:03:00Z");
     await draining;
     await drain(6, runs);
     assertNeverAtOnce(runs);
@@ -311,10 +336,10 @@ describe("dispatcher and workers on SQS", { concurrency: false }, () => {
       await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body, MessageGroupId: "hostile", MessageDeduplicationId: String(body.length) }));
       const message = await receive();
       assert.ok(message);
-      const lines = logLines.length;
-      const response = await worker({ Records: [asRecord(message)] } as never, context("worker"));
+      const lines = logLines().length;
+      const response = await invoke<SQSBatchResponse>("worker", { Records: [asRecord(message)] });
       assert.deepEqual(response.batchItemFailures, [{ itemIdentifier: message.MessageId }]);
-      assert.match(String(logLines.slice(lines).find((entry) => entry.message === "shard failed, to be received again")?.error), expected);
+      assert.match(String(logLines().slice(lines).find((entry) => entry.message === "shard failed, to be received again")?.error), expected);
       await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle! }));
     }
   });
