@@ -78,24 +78,15 @@ function kindApi(clients: KubeClients, kind: KubeObject["kind"]): KindApi {
 }
 
 /**
- * The only place that writes our objects (Events go through events.ts). Creates and updates that take no endpoint
- * out and turn none not ready go first, then the other creates and updates, then deletes, so readers never see
- * fewer endpoints than either side of the change, even when a write fails between them: an endpoint moving to the
- * slice of another port set is in its new slice before it leaves the old one. Within each phase, a few writes at a time. A 409 is
- * re-read and retried; an object that turns out not to be ours is never touched. A failure stops what has not
- * started and throws an ApplyError that counts what was written.
+ * The only place that writes our objects (Events go through events.ts), in the order of `writeOrder`, a few
+ * writes at a time within each phase. A 409 is re-read and retried; an object that turns out not to be ours is
+ * never touched. A failure stops what has not started and throws an ApplyError that counts what was written.
  */
 export async function applyChanges(clients: KubeClients, changes: Change[], writer: Writer): Promise<ApplyResult> {
   const result: ApplyResult = { writes: 0, conflictsRetried: 0 };
   const limit = pLimit(WRITE_CONCURRENCY);
   let failure: { error: unknown } | undefined;
-  const removes = (change: Change) => change.endpoints.some((endpoint) => endpoint.change === "removed" || endpoint.change === "notReady");
-  const phases = [
-    changes.filter((change) => change.action !== "delete" && !removes(change)),
-    changes.filter((change) => change.action !== "delete" && removes(change)),
-    changes.filter((change) => change.action === "delete"),
-  ];
-  for (const phase of phases) {
+  for (const phase of writeOrder(changes)) {
     await Promise.all(
       phase.map((change) =>
         limit(async () => {
@@ -111,6 +102,31 @@ export async function applyChanges(clients: KubeClients, changes: Change[], writ
     if (failure) throw new ApplyError(result, failure.error);
   }
   return result;
+}
+
+/**
+ * Pure: the phases of a write, so readers never see fewer endpoints than either side of the change, whichever
+ * write fails: first what takes no endpoint out and turns none not ready, then the other creates and updates,
+ * then those that take out an endpoint another object of their kind adds or turns ready (an endpoint moving to
+ * the slice of another port set is ready in its new slice before it leaves the old one), then deletes. The
+ * planner never has a slice that gives an endpoint away take one from another, so no phase waits on itself.
+ */
+export function writeOrder(changes: Change[]): Change[][] {
+  const broughtIn = new Set(
+    changes.flatMap((change) =>
+      change.endpoints.filter((endpoint) => endpoint.change === "added" || endpoint.change === "ready").map((endpoint) => `${change.object.kind} ${endpoint.address}`),
+    ),
+  );
+  const removes = (change: Change) => change.endpoints.some((endpoint) => endpoint.change === "removed" || endpoint.change === "notReady");
+  const givesAway = (change: Change) =>
+    change.endpoints.some((endpoint) => endpoint.change === "removed" && broughtIn.has(`${change.object.kind} ${endpoint.address}`));
+  const writes = changes.filter((change) => change.action !== "delete");
+  return [
+    writes.filter((change) => !removes(change)),
+    writes.filter((change) => removes(change) && !givesAway(change)),
+    writes.filter(givesAway),
+    changes.filter((change) => change.action === "delete"),
+  ].filter((phase) => phase.length > 0);
 }
 
 async function applyOne(clients: KubeClients, change: Change, writer: Writer, result: ApplyResult): Promise<void> {

@@ -24,6 +24,7 @@ interface SlicePlan {
  * and port set (endpoints with ports of their own sit apart), as the EndpointSlice reconciler groups them.
  * Endpoints stay in the slice that holds them; new ones fill slices with room before new slices are made,
  * and a slice left empty takes the place of one that would be made, so a change touches as few slices as it can.
+ * An endpoint moving to another port set never lands in a slice that gives one away in the same change.
  */
 export function planEndpointSlices(
   service: ServiceRef,
@@ -50,20 +51,30 @@ export function planEndpointSlices(
       }
       wanted.set(endpoint.address, { endpoint: sliceEndpoint(endpoint), group });
     }
+    const desiredAddresses = new Set(wanted.keys());
+    /** Address → the slice it leaves because its ports changed. */
+    const leaving = new Map<string, SlicePlan>();
+    /** Slices that take out an endpoint still desired: another slice holds it, or is to hold it. */
+    const givers = new Set<SlicePlan>();
     const plans: SlicePlan[] = existing
       .filter((slice) => slice.addressType === family)
       .sort((a, b) => compareAddresses(a.metadata?.name ?? "", b.metadata?.name ?? ""))
       .map((slice) => {
         const group = portsKey(slice.ports ?? []);
-        const endpoints: V1Endpoint[] = [];
+        const plan: SlicePlan = { name: slice.metadata?.name ?? "", existing: slice, endpoints: [], ports: groupPorts.get(group) ?? [], group };
         for (const endpoint of slice.endpoints ?? []) {
           const address = endpoint.addresses[0] ?? "";
-          // An endpoint whose ports changed moves to a slice of its new port set.
-          if (wanted.get(address)?.group !== group) continue;
-          endpoints.push(wanted.get(address)!.endpoint);
-          wanted.delete(address);
+          const want = wanted.get(address);
+          if (want?.group === group) {
+            plan.endpoints.push(want.endpoint);
+            wanted.delete(address);
+            continue;
+          }
+          // An endpoint whose ports changed moves to a slice of its new port set (and a second copy goes).
+          if (desiredAddresses.has(address)) givers.add(plan);
+          if (want) leaving.set(address, plan);
         }
-        return { name: slice.metadata?.name ?? "", existing: slice, endpoints, ports: groupPorts.get(group) ?? [], group };
+        return plan;
       });
 
     const leftovers = new Map<string, V1Endpoint[]>();
@@ -75,9 +86,11 @@ export function planEndpointSlices(
     for (const group of [...leftovers.keys()].sort(compareAddresses)) {
       const pending = leftovers.get(group)!.sort((a, b) => compareAddresses(a.addresses[0]!, b.addresses[0]!));
       let next = 0;
+      // A slice that gives an endpoint away takes none from others (only its own, when reused): applyChanges
+      // writes the taker first, and two slices swapping endpoints would each wait for the other.
       // Slices that change anyway come first, then the fullest: fewer slices written, fewer kube-proxy updates.
       const withRoom = plans
-        .filter((plan) => plan.group === group && plan.endpoints.length < maxPerSlice)
+        .filter((plan) => plan.group === group && plan.endpoints.length < maxPerSlice && !givers.has(plan))
         .sort((a, b) => Number(differs(service, family, b)) - Number(differs(service, family, a)) || b.endpoints.length - a.endpoints.length);
       for (const plan of withRoom) {
         while (next < pending.length && plan.endpoints.length < maxPerSlice) plan.endpoints.push(pending[next++]!);
@@ -89,9 +102,12 @@ export function planEndpointSlices(
     // A slice to delete and one to create make one update of the old slice, as the reconciler does.
     const emptied = plans.filter((plan) => plan.existing && plan.endpoints.length === 0);
     for (const plan of created) {
-      const reused = emptied.shift();
-      if (reused) Object.assign(reused, { endpoints: plan.endpoints, ports: plan.ports, group: plan.group });
-      else plans.push({ ...plan, name: freeName(service.name, family, takenNames) });
+      const from = new Set(plan.endpoints.flatMap((endpoint) => leaving.get(endpoint.addresses[0]!) ?? []));
+      const reused = emptied.find((slice) => [...from].every((giver) => giver === slice));
+      if (reused) {
+        emptied.splice(emptied.indexOf(reused), 1);
+        Object.assign(reused, { endpoints: plan.endpoints, ports: plan.ports, group: plan.group });
+      } else plans.push({ ...plan, name: freeName(service.name, family, takenNames) });
     }
 
     for (const plan of plans) {

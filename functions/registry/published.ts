@@ -31,6 +31,8 @@ export function overlaid(views: PublishedViews): DesiredEndpoint[] {
   return [...byAddress.values()];
 }
 
+// An address in two slices (or subsets), left by a write that failed while it moved to another port set,
+// counts as its readers see it: ready where any copy is.
 function fromSlices(slices: V1EndpointSlice[]): DesiredEndpoint[] {
   const byAddress = new Map<string, DesiredEndpoint>();
   for (const slice of slices) {
@@ -40,6 +42,7 @@ function fromSlices(slices: V1EndpointSlice[]): DesiredEndpoint[] {
       const address = endpoint.addresses[0];
       if (address === undefined) continue;
       const conditions = endpoint.conditions;
+      if (byAddress.get(address)?.ready) continue;
       byAddress.set(address, {
         address,
         family: slice.addressType,
@@ -61,6 +64,7 @@ function fromEndpoints(endpoints: V1Endpoints): DesiredEndpoint[] {
     const port = singlePort(subset.ports);
     for (const [list, ready] of [[subset.addresses, true], [subset.notReadyAddresses, false]] as const) {
       for (const address of list ?? []) {
+        if (byAddress.get(address.ip)?.ready) continue;
         const family: AddressFamily = address.ip.includes(":") ? "IPv6" : "IPv4";
         byAddress.set(address.ip, { address: address.ip, family, ready, ...(port !== undefined && { port }), hostname: address.hostname, nodeName: address.nodeName });
       }

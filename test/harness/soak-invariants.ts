@@ -110,7 +110,9 @@ export async function readState(cluster: TestCluster, serviceUids: Map<string, s
           .filter((item) => item.metadata?.name === service && isOurs(item.metadata))
           .flatMap((item) => (item.subsets ?? []).flatMap((subset) => (subset.addresses ?? []).map((address) => address.ip))),
       ),
-    readyOf: (service) => new Set([...publishedOf(service).values()].filter((endpoint) => endpoint.ready).map((endpoint) => endpoint.address)),
+    // Ready in any of our slices: an address a failed move left in two is ready to readers where either copy is.
+    readyOf: (service) =>
+      new Set(slicesOf(service).flatMap((slice) => (slice.endpoints ?? []).filter((endpoint) => endpoint.conditions?.ready ?? true).map((endpoint) => endpoint.addresses[0]!))),
     publishedOf,
     versionOf: (key) => versions.get(key),
   };

@@ -214,6 +214,21 @@ describe("publishedEndpoints", () => {
     ]);
   });
 
+  it("reads an address that a failed move left in two slices, or two subsets, as ready where either copy is", () => {
+    const onPort = (port: number, ready: boolean): V1EndpointSlice => ({
+      addressType: "IPv4",
+      metadata: { name: `db-${port}` },
+      ports: [{ port }],
+      endpoints: [{ addresses: ["10.0.0.1"], conditions: { ready } }],
+    });
+    const moved: V1Endpoints = { metadata: { name: "db" }, subsets: [{ ports: [{ port: 5432 }], addresses: [{ ip: "10.0.0.1" }] }, { ports: [{ port: 6432 }], notReadyAddresses: [{ ip: "10.0.0.1" }] }] };
+
+    for (const slices of [[onPort(5432, true), onPort(6432, false)], [onPort(6432, false), onPort(5432, true)]]) {
+      assert.deepEqual(publishedEndpoints(slices, undefined).map(({ address, ready, port }) => ({ address, ready, port })), [{ address: "10.0.0.1", ready: true, port: 5432 }]);
+    }
+    assert.deepEqual(publishedEndpoints([], moved).map(({ address, ready, port }) => ({ address, ready, port })), [{ address: "10.0.0.1", ready: true, port: 5432 }]);
+  });
+
   it("reads nothing from nothing", () => {
     assert.deepEqual(publishedEndpoints([], undefined), []);
     assert.deepEqual(publishedEndpoints([], { metadata: { name: "db" } }), []);

@@ -9,6 +9,7 @@ import { planEndpoints } from "../../functions/plan/endpoints.ts";
 import { claimObjects } from "../../functions/registry/ownership.ts";
 import type { ServiceRef } from "../../functions/plan/owner.ts";
 import { planTarget, type PlanInput } from "../../functions/plan/plan.ts";
+import { writeOrder } from "../../functions/kube/apply.ts";
 import { serviceProblem } from "../../functions/registry/service-check.ts";
 import { FakeKube, resourceOf } from "../harness/fake-kube.ts";
 
@@ -846,6 +847,84 @@ describe("planTarget: ports of an endpoint's own, and draining endpoints", () =>
       assertPublishes(fake, desired, { maxPerSlice: 4 });
       assert.deepEqual(portsByAddress(fake), Object.fromEntries(desired.map((entry) => [entry.address, [entry.port ?? 5432]])));
     }
+  });
+});
+
+describe("planTarget and writeOrder: a write cut short", () => {
+  /** Object key → object, after `changes` are written over `objects`. */
+  const written = (objects: Map<string, KubeObject>, changes: Change[]) => {
+    const next = new Map(objects);
+    for (const { action, object } of changes) {
+      const key = `${object.kind} ${object.metadata?.name}`;
+      if (action === "delete") next.delete(key);
+      else next.set(key, object);
+    }
+    return next;
+  };
+  /** The addresses each kind of reader sees ready: in any of our slices, and in the Endpoints. */
+  const readyViews = (objects: Map<string, KubeObject>) => {
+    const slices = new Set<string>();
+    const endpoints = new Set<string>();
+    for (const object of objects.values()) {
+      if (object.kind === "EndpointSlice") for (const entry of object.endpoints ?? []) if (entry.conditions?.ready ?? true) slices.add(entry.addresses[0]!);
+      if (object.kind === "Endpoints") for (const subset of object.subsets ?? []) for (const address of subset.addresses ?? []) endpoints.add(address.ip);
+    }
+    return { slices, endpoints };
+  };
+  /** Every way a phase can end when one of its writes fails: any subset of it written (all of them, for small phases). */
+  const cuts = (phase: Change[]): Change[][] =>
+    phase.length <= 8
+      ? Array.from({ length: 2 ** phase.length }, (_, mask) => phase.filter((_change, index) => mask & (1 << index)))
+      : phase.flatMap((change) => [[change], phase.filter((other) => other !== change)]);
+
+  it("never takes out an endpoint ready before and after, through random port moves, health changes and writes that fail", () => {
+    let seed = 11;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const pool = manyEndpoints(10).map((entry) => entry.address);
+    const portChoices = [undefined, 6432, 7432];
+    const fake = new InMemoryApiServer();
+    const state = new Map(pool.map((address) => [address, { ready: true, port: undefined as number | undefined }]));
+    let cutRuns = 0;
+    let moves = 0;
+
+    for (let step = 0; step < 150; step++) {
+      for (const address of pool) {
+        const roll = random();
+        if (roll < 0.15) state.set(address, { ...state.get(address)!, port: portChoices[Math.floor(random() * 3)] });
+        else if (roll < 0.3) state.set(address, { ...state.get(address)!, ready: random() < 0.6 });
+      }
+      const desired = [...state].map(([address, { ready, port }]) => endpoint(address, ready, port === undefined ? {} : { port }));
+      const changes = planOverFake(fake, scenario(desired, { maxEndpointsPerSlice: 3 }));
+      moves += changes.filter((change) => change.endpoints.some((entry) => entry.change === "added")).length;
+      const objects = new Map([...fake.slices().map((slice) => ({ ...slice, kind: "EndpointSlice" }) as KubeObject), ...[fake.endpoints("db")].filter((item) => item !== undefined).map((item) => ({ ...item, kind: "Endpoints" }) as KubeObject)].map((object) => [`${object.kind} ${object.metadata?.name}`, object]));
+      const before = readyViews(objects);
+      const stay = new Set(desired.filter((entry) => entry.ready).map((entry) => entry.address));
+
+      const phases = writeOrder(changes);
+      let done = objects;
+      let cutShort: Change[] | undefined;
+      for (const phase of phases) {
+        for (const cut of cuts(phase)) {
+          const after = readyViews(written(done, cut));
+          for (const view of ["slices", "endpoints"] as const) {
+            const lost = [...before[view]].filter((address) => stay.has(address) && !after[view].has(address));
+            assert.deepEqual(lost, [], `step ${step}, ${view}: ready before and after, but not after writing ${summarize(cut).join(", ") || "nothing"} of ${summarize(phase).join(", ")}`);
+          }
+          if (!cutShort && cut.length < phase.length && random() < 0.05) cutShort = [...phases.slice(0, phases.indexOf(phase)).flat(), ...cut];
+        }
+        done = written(done, phase);
+      }
+      // Now and then the run really stops there, and the next plan starts from what the cut left.
+      if (cutShort) {
+        applyToFake(fake, cutShort);
+        cutRuns++;
+      } else {
+        applyToFake(fake, changes);
+        assert.deepEqual(summarize(planOverFake(fake, scenario(desired, { maxEndpointsPerSlice: 3 }))), [], `step ${step}: planned again, nothing to do`);
+        assertPublishes(fake, desired, { maxPerSlice: 3 });
+      }
+    }
+    assert.ok(cutRuns > 10 && moves > 50, `cut runs ${cutRuns}, changes that add an endpoint ${moves}`);
   });
 });
 
