@@ -8,8 +8,9 @@
 //                                        from its memory
 //   node health-child.mjs sync CONFIG    runSync as the functions run it
 //   node health-child.mjs shard CONFIG   runSync over every target as a worker syncs its shard (named targets, so no
-//                                        pruning); for shards.bench.ts, also the process's start (Node, the bundle's
-//                                        import, the config's load) before the sync
+//                                        pruning), then its log lines and metrics as the function publishes them (on
+//                                        stdout before the JSON line); for shards.bench.ts, also the process's start
+//                                        (Node, the bundle's import, the config's load) before the sync
 import { readFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { loadConfig } from "../../functions/config/load.ts";
@@ -18,6 +19,7 @@ import { buildCheck } from "../../functions/health/build.ts";
 import { probeAll, probeLimiter } from "../../functions/health/probe-all.ts";
 import { ClusterConnections } from "../../functions/kube/client.ts";
 import type { Backend } from "../../functions/model.ts";
+import { publishRun } from "../../functions/observability.ts";
 
 // The process before any work, modules loaded: what the probes add is the peak less this.
 const idleRssMB = Math.round(process.memoryUsage().rss / 1024 / 1024);
@@ -75,7 +77,11 @@ if (mode === "bare") {
   // Node's start, the import and the config's load: performance.now() counts from the process's start.
   const startup = { wallMs: Math.round(performance.now()), cpuMs: Math.round((process.cpuUsage().user + process.cpuUsage().system) / 1000) };
   const names = config.targets.map((entry) => entry.name);
-  const run = await measure(() => runSync(config, new ClusterConnections(config.clusters), { targets: names }));
+  const run = await measure(async () => {
+    const report = await runSync(config, new ClusterConnections(config.clusters), { targets: names });
+    publishRun(report);
+    return report;
+  });
   const statuses: Record<string, number> = {};
   for (const report of run.result.targets) statuses[report.status] = (statuses[report.status] ?? 0) + 1;
   const sum = (key: "ready" | "notReady") => run.result.targets.reduce((total, report) => total + report.endpoints[key], 0);

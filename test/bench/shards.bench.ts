@@ -2,13 +2,14 @@
 // nothing). A Lambda function gets CPU in proportion to its memory, a whole vCPU at 1,769 MB; here the worker runs
 // under a CPU quota (a cgroup's CFS limit) equal to that share at 128, 256, 512 and 1,769 MB, with the V8 heap
 // limits Lambda's Node.js runtime sets for that memory. What runs is health-child.ts's shard mode bundled with
-// serverless.yml's esbuild options: runSync over the shard's targets, named as a worker names them. The backends are
+// serverless.yml's esbuild options: runSync over the shard's targets, named as a worker names them, and publishRun. The backends are
 // real TCP listeners in a network namespace, every tenth address black-holed (so each 10-backend target has one
 // probe that waits out its connect timeout); the API server is real, and its audit log counts the requests.
 // Shards: 1, 10 and 100 targets of 10 backends each, and one target of 10,000. Each target is synced once first
 // (its Service's slices created), then measured in the steady state: per quota and shard, the median (min-max) of
 // RUNS runs of wall time, CPU time and peak RSS, the process's start under the same quota (Node, the bundle's
-// import and the config's load: a cold start's share), and the API requests per run.
+// import and the config's load: a cold start's share), the bytes it logged at the default level (its log lines, and
+// its metrics in CloudWatch's embedded metric format), and the API requests per run.
 //   SHARDS_BENCH_RUNS=3              runs of each measurement
 //   SHARDS_BENCH_MEMORY=128,1769     the memory sizes to emulate (default 128,256,512,1769)
 //   SHARDS_BENCH_SHAPES=100x10       the shards, TARGETSxBACKENDS (default 1x10,10x10,100x10,1x10000)
@@ -40,6 +41,8 @@ if (CHECK !== "tcp" && CHECK !== "http") throw new Error(`SHARDS_BENCH_CHECK: ex
 for (const memory of MEMORY_SIZES) if (!(memory >= 128 && memory <= 10_240)) throw new Error(`SHARDS_BENCH_MEMORY: ${memory} is not a Lambda memory size (128-10240)`);
 /** Lambda's CPU share: a whole vCPU at 1,769 MB, in proportion below (AWS Lambda developer guide, "Memory and computing power"). */
 const FULL_VCPU_MB = 1769;
+/** As serverless.yml sets them: the stage is a dimension of every metric; INFO is the default log level. */
+const CHILD_ENV = { ...process.env, EES_STAGE: "bench", POWERTOOLS_LOG_LEVEL: "INFO" };
 /** The kernel's default CFS period; Lambda's own is not published. */
 const CFS_PERIOD_US = 100_000;
 // 198.19.180.0-198.19.219.255: 40 /24s of 254 hosts, apart from the other benches' ranges.
@@ -73,6 +76,8 @@ interface Measured {
   result: { statuses: Record<string, number>; errors: string[]; ready: number; notReady: number; writes: number };
   requests: number;
   verbs: string;
+  /** What the run logged at the default level (INFO): its log lines and its metrics (embedded metric format). */
+  logBytes: { lines: number; metrics: number };
 }
 
 const work = await mkdtemp(path.join(os.tmpdir(), "ees-shards-bench-"));
@@ -135,7 +140,7 @@ try {
   }
 
   console.log(`\nsteady runs: median (min-max) of ${RUNS}; load ${os.loadavg().map((load) => load.toFixed(1)).join(" ")} at the end`);
-  const header = ["memory", "shard (targets × backends)", "sync wall", "sync CPU", "peak RSS", "start: wall, CPU", "requests", "found"];
+  const header = ["memory", "shard (targets × backends)", "sync wall", "sync CPU", "peak RSS", "start: wall, CPU", "log: lines, metrics", "requests", "found"];
   const rows = [header];
   for (const memory of MEMORY_SIZES) {
     for (const shard of shards) {
@@ -149,6 +154,7 @@ try {
         spread(runs.map((measured) => measured.cpuMs), "ms"),
         spread(runs.map((measured) => measured.peakRssMB), "MB"),
         `${median(runs.map((measured) => measured.startup.wallMs))} ms, ${median(runs.map((measured) => measured.startup.cpuMs))} ms`,
+        `${median(runs.map((measured) => measured.logBytes.lines))} B, ${median(runs.map((measured) => measured.logBytes.metrics))} B`,
         `${median(runs.map((measured) => measured.requests))} (${runs[0]!.verbs})`,
         found.join(" | "),
       ]);
@@ -162,11 +168,14 @@ try {
     const mark = await cluster.auditMark();
     const [cgroup, ...flags] = quota;
     const output = cgroup ? await cgroups.run(cgroup, [...flags, entry, "shard", config]) : await node([entry, "shard", config]);
-    const measured = JSON.parse(output.trim().split("\n").at(-1)!) as Omit<Measured, "requests" | "verbs">;
+    const lines = output.trim().split("\n");
+    const measured = JSON.parse(lines.pop()!) as Omit<Measured, "requests" | "verbs" | "logBytes">;
+    const logBytes = { lines: 0, metrics: 0 };
+    for (const line of lines) logBytes[line.includes('"_aws"') ? "metrics" : "lines"] += Buffer.byteLength(line) + 1;
     const requests = await cluster.syncerRequestsSince(mark);
     const verbs: Record<string, number> = {};
     for (const event of requests) verbs[`${event.verb} ${event.objectRef?.resource ?? "?"}`] = (verbs[`${event.verb} ${event.objectRef?.resource ?? "?"}`] ?? 0) + 1;
-    return { ...measured, requests: requests.length, verbs: Object.entries(verbs).map(([verb, count]) => `${count} ${verb}`).join(", ") };
+    return { ...measured, logBytes, requests: requests.length, verbs: Object.entries(verbs).map(([verb, count]) => `${count} ${verb}`).join(", ") };
   }
 } finally {
   for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => console.error(`cleanup: ${(error as Error).message}`));
@@ -195,7 +204,7 @@ async function writeConfig(name: string, kubeconfig: string, targets: { service:
 }
 
 function node(args: string[]): Promise<string> {
-  return promisify(execFile)(process.execPath, args, { maxBuffer: 16 * 1024 * 1024 }).then(({ stdout }) => stdout);
+  return promisify(execFile)(process.execPath, args, { maxBuffer: 64 * 1024 * 1024, env: CHILD_ENV }).then(({ stdout }) => stdout);
 }
 
 /**
@@ -225,7 +234,7 @@ async function cpuCgroups() {
     },
   };
   function shell(args: string[]) {
-    return promisify(execFile)("/bin/sh", args, { maxBuffer: 16 * 1024 * 1024 }).then(({ stdout }) => stdout);
+    return promisify(execFile)("/bin/sh", args, { maxBuffer: 64 * 1024 * 1024, env: CHILD_ENV }).then(({ stdout }) => stdout);
   }
 }
 
