@@ -3,8 +3,8 @@
 // under a CPU quota (a cgroup's CFS limit) equal to that share at 128, 256, 512 and 1,769 MB, with the V8 heap
 // limits Lambda's Node.js runtime sets for that memory. What runs is health-child.ts's shard mode bundled with
 // serverless.yml's esbuild options: runSync over the shard's targets, named as a worker names them, and publishRun. The backends are
-// real TCP listeners in a network namespace, every tenth address black-holed (so each 10-backend target has one
-// probe that waits out its connect timeout); the API server is real, and its audit log counts the requests.
+// real TCP listeners in a network namespace, every tenth address black-holed unless told otherwise (so each
+// 10-backend target has one probe that waits out its connect timeout); the API server is real, and its audit log counts the requests.
 // Shards: 1, 10 and 100 targets of 10 backends each, and one target of 10,000. Each target is synced once first
 // (its Service's slices created), then measured in the steady state: per quota and shard, the median (min-max) of
 // RUNS runs of wall time, CPU time and peak RSS, the process's start under the same quota (Node, the bundle's
@@ -14,6 +14,7 @@
 //   SHARDS_BENCH_MEMORY=128,1769     the memory sizes to emulate (default 128,256,512,1769)
 //   SHARDS_BENCH_SHAPES=100x10       the shards, TARGETSxBACKENDS (default 1x10,10x10,100x10,1x10000)
 //   SHARDS_BENCH_CHECK=http          the targets' check (default tcp)
+//   SHARDS_BENCH_DARK=0              the share of backends black-holed (default 0.1: every tenth)
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, rmdir, writeFile } from "node:fs/promises";
@@ -38,6 +39,10 @@ const SHAPES = (process.env.SHARDS_BENCH_SHAPES ?? "1x10,10x10,100x10,1x10000").
 });
 const CHECK = process.env.SHARDS_BENCH_CHECK ?? "tcp";
 if (CHECK !== "tcp" && CHECK !== "http") throw new Error(`SHARDS_BENCH_CHECK: expected tcp or http, not ${JSON.stringify(CHECK)}`);
+const DARK = Number(process.env.SHARDS_BENCH_DARK ?? 0.1);
+if (!(DARK >= 0 && DARK <= 1)) throw new Error(`SHARDS_BENCH_DARK: expected a share from 0 to 1, not ${JSON.stringify(process.env.SHARDS_BENCH_DARK)}`);
+/** Every DARK_EVERY-th address is black-holed, so a target of 10 backends at the default share has exactly one. */
+const DARK_EVERY = DARK > 0 ? Math.round(1 / DARK) : 0;
 for (const memory of MEMORY_SIZES) if (!(memory >= 128 && memory <= 10_240)) throw new Error(`SHARDS_BENCH_MEMORY: ${memory} is not a Lambda memory size (128-10240)`);
 /** Lambda's CPU share: a whole vCPU at 1,769 MB, in proportion below (AWS Lambda developer guide, "Memory and computing power"). */
 const FULL_VCPU_MB = 1769;
@@ -95,11 +100,11 @@ try {
   await network.addAddresses(ADDRESSES.slice(0, largest));
   const fleet = await network.startBackends();
   await fleet.listen("0.0.0.0", PORT, { kind: CHECK });
-  await network.blackhole(ADDRESSES.slice(0, largest).filter((_, index) => index % 10 === 9));
+  if (DARK_EVERY) await network.blackhole(ADDRESSES.slice(0, largest).filter((_, index) => index % DARK_EVERY === DARK_EVERY - 1));
 
   const loadBefore = os.loadavg();
   console.log(`Shards under Lambda's CPU: Node ${process.version}, ${os.cpus().length} CPUs, load ${loadBefore.map((load) => load.toFixed(1)).join(" ")}`);
-  console.log(`measured: test/bench/health-child.ts bundled, its shard mode; ${CHECK} check, ${TIMEOUT_MS} ms timeout, every tenth backend black-holed; CFS period ${CFS_PERIOD_US / 1000} ms`);
+  console.log(`measured: test/bench/health-child.ts bundled, its shard mode; ${CHECK} check, ${TIMEOUT_MS} ms timeout, ${DARK_EVERY ? `every ${DARK_EVERY}th backend black-holed` : "no backend black-holed"}; CFS period ${CFS_PERIOD_US / 1000} ms`);
   console.log("\nthe quotas, proven by a 2 s busy loop in each (CPU time / wall time):");
   for (const memory of MEMORY_SIZES) {
     const share = memory / FULL_VCPU_MB;
