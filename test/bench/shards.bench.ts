@@ -68,8 +68,6 @@ function lambdaHeapFlags(memoryMB: number): string[] {
 
 interface Shard {
   label: string;
-  targets: number;
-  backends: number;
   config: string;
 }
 
@@ -128,9 +126,9 @@ try {
     };
     const config = await writeConfig(`shard-${targets}x${backends}`, cluster.kubeconfig, services.map((service) => ({ service, addresses: addressesOf() })));
     await cluster.grant(config);
-    const first = await measureRun(config, child, []);
+    const first = await measureRun(config, child);
     console.log(`\nshard ${label}: first run, no quota: ${first.wallMs} ms, CPU ${first.cpuMs} ms, ${first.result.writes} writes, ${first.requests} requests`);
-    shards.push({ label, targets, backends, config });
+    shards.push({ label, config });
   }
 
   // Steady runs, the quotas interleaved so that the machine's drift weighs on all alike.
@@ -139,7 +137,7 @@ try {
     for (const shard of shards) {
       for (const memory of MEMORY_SIZES) {
         const key = `${shard.label}@${memory}`;
-        results.set(key, [...(results.get(key) ?? []), await measureRun(shard.config, child, [`ees-shards-${memory}`, ...lambdaHeapFlags(memory)])]);
+        results.set(key, [...(results.get(key) ?? []), await measureRun(shard.config, child, memory)]);
       }
     }
   }
@@ -168,18 +166,21 @@ try {
   const widths = header.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   for (const row of rows) console.log(`  ${row.map((cell, column) => cell.padEnd(widths[column]!)).join("  ")}`);
 
-  /** One run of the shard's config in a fresh process (under `[cgroup, ...heapFlags]` when given), with the API requests it made. */
-  async function measureRun(config: string, entry: string, quota: string[]): Promise<Measured> {
+  /** One run of the shard's config in a fresh process (as a Lambda of `memoryMB` when given), with the API requests it made. */
+  async function measureRun(config: string, entry: string, memoryMB?: number): Promise<Measured> {
     const mark = await cluster.auditMark();
-    const [cgroup, ...flags] = quota;
-    const output = cgroup ? await cgroups.run(cgroup, [...flags, entry, "shard", config]) : await node([entry, "shard", config]);
+    const args = [entry, "shard", config];
+    const output = memoryMB ? await cgroups.run(`ees-shards-${memoryMB}`, [...lambdaHeapFlags(memoryMB), ...args]) : await execute(process.execPath, args);
     const lines = output.trim().split("\n");
     const measured = JSON.parse(lines.pop()!) as Omit<Measured, "requests" | "verbs" | "logBytes">;
     const logBytes = { lines: 0, metrics: 0 };
     for (const line of lines) logBytes[line.includes('"_aws"') ? "metrics" : "lines"] += Buffer.byteLength(line) + 1;
     const requests = await cluster.syncerRequestsSince(mark);
     const verbs: Record<string, number> = {};
-    for (const event of requests) verbs[`${event.verb} ${event.objectRef?.resource ?? "?"}`] = (verbs[`${event.verb} ${event.objectRef?.resource ?? "?"}`] ?? 0) + 1;
+    for (const event of requests) {
+      const verb = `${event.verb} ${event.objectRef?.resource ?? "?"}`;
+      verbs[verb] = (verbs[verb] ?? 0) + 1;
+    }
     return { ...measured, logBytes, requests: requests.length, verbs: Object.entries(verbs).map(([verb, count]) => `${count} ${verb}`).join(", ") };
   }
 } finally {
@@ -210,8 +211,9 @@ async function writeConfig(name: string, kubeconfig: string, targets: { service:
   return file;
 }
 
-function node(args: string[]): Promise<string> {
-  return promisify(execFile)(process.execPath, args, { maxBuffer: 64 * 1024 * 1024, env: CHILD_ENV }).then(({ stdout }) => stdout);
+/** A child's stdout, in the functions' environment. */
+async function execute(file: string, args: string[]): Promise<string> {
+  return (await promisify(execFile)(file, args, { maxBuffer: 64 * 1024 * 1024, env: CHILD_ENV })).stdout;
 }
 
 /**
@@ -237,12 +239,9 @@ async function cpuCgroups() {
       return () => rmdir(dir);
     },
     run(name: string, args: string[]) {
-      return shell(["-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', path.join(root, name), process.execPath, ...args]);
+      return execute("/bin/sh", ["-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', path.join(root, name), process.execPath, ...args]);
     },
   };
-  function shell(args: string[]) {
-    return promisify(execFile)("/bin/sh", args, { maxBuffer: 64 * 1024 * 1024, env: CHILD_ENV }).then(({ stdout }) => stdout);
-  }
 }
 
 /** health-child.ts built as serverless-esbuild builds the functions from serverless.yml's custom.esbuild. */
