@@ -15,6 +15,7 @@
 //   SHARDS_BENCH_SHAPES=100x10       the shards, TARGETSxBACKENDS (default 1x10,10x10,100x10,1x10000)
 //   SHARDS_BENCH_CHECK=http          the targets' check (default tcp)
 //   SHARDS_BENCH_DARK=0              the share of backends black-holed (default 0.1: every tenth)
+//   SHARDS_BENCH_CFS_PERIOD_MS=10    the quota's period (default 100, the kernel's)
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, rmdir, writeFile } from "node:fs/promises";
@@ -48,8 +49,9 @@ for (const memory of MEMORY_SIZES) if (!(memory >= 128 && memory <= 10_240)) thr
 const FULL_VCPU_MB = 1769;
 /** As serverless.yml sets them: the stage is a dimension of every metric; INFO is the default log level. */
 const CHILD_ENV = { ...process.env, EES_STAGE: "bench", POWERTOOLS_LOG_LEVEL: "INFO" };
-/** The kernel's default CFS period; Lambda's own is not published. */
-const CFS_PERIOD_US = 100_000;
+/** The kernel's default CFS period unless told; Lambda's own is not published. */
+const CFS_PERIOD_US = Number(process.env.SHARDS_BENCH_CFS_PERIOD_MS ?? 100) * 1000;
+if (!(CFS_PERIOD_US >= 1_000 && CFS_PERIOD_US <= 1_000_000)) throw new Error(`SHARDS_BENCH_CFS_PERIOD_MS: expected 1 to 1000, not ${JSON.stringify(process.env.SHARDS_BENCH_CFS_PERIOD_MS)}`);
 // 198.19.180.0-198.19.219.255: 40 /24s of 254 hosts, apart from the other benches' ranges.
 const RANGES = Array.from({ length: 40 }, (_, index) => `198.19.${180 + index}.0/24`);
 const ADDRESSES = RANGES.flatMap((range) => Array.from({ length: 254 }, (_, host) => range.replace(/0\/24$/, String(host + 1))));
@@ -228,9 +230,10 @@ async function cpuCgroups() {
   if (v2) await writeFile(path.join(unified, "cgroup.subtree_control"), "+cpu");
   return {
     async create(name: string, cpus: number) {
+      const quotaUs = Math.round(cpus * CFS_PERIOD_US);
+      if (quotaUs < 1_000) throw new Error(`a quota of ${cpus.toFixed(3)} CPU in a ${CFS_PERIOD_US / 1000} ms period is under the kernel's 1 ms minimum: lengthen SHARDS_BENCH_CFS_PERIOD_MS`);
       const dir = path.join(root, name);
       await mkdir(dir, { recursive: true });
-      const quotaUs = Math.round(cpus * CFS_PERIOD_US);
       if (v2) await writeFile(path.join(dir, "cpu.max"), `${quotaUs} ${CFS_PERIOD_US}`);
       else {
         await writeFile(path.join(dir, "cpu.cfs_period_us"), String(CFS_PERIOD_US));
