@@ -1,6 +1,6 @@
 import { connect as connectTcp, isIPv6, type Socket } from "node:net";
 import { connect as connectTls, type ConnectionOptions } from "node:tls";
-import { ProbeFailure } from "./probe.ts";
+import { ProbeFailure, probeTimer } from "./probe.ts";
 
 export interface ConnectOptions {
   host: string;
@@ -22,15 +22,12 @@ export function openConnection(options: ConnectOptions): Promise<Socket> {
     const onAbort = () => socket.destroy(signal.reason instanceof Error ? signal.reason : new Error("aborted"));
     signal.addEventListener("abort", onAbort, { once: true });
     socket.once("close", () => signal.removeEventListener("abort", onAbort));
-    const connectTimer = setTimeout(
-      () => socket.destroy(new ProbeFailure("Timeout", `no connection within ${connectTimeoutMs} ms`)),
-      connectTimeoutMs,
-    );
-    socket.once("connect", () => clearTimeout(connectTimer));
+    const cancelConnectTimer = probeTimer(() => socket.destroy(new ProbeFailure("Timeout", `no connection within ${connectTimeoutMs} ms`)), connectTimeoutMs);
+    socket.once("connect", cancelConnectTimer);
     socket.once(tls ? "secureConnect" : "connect", () => resolve(socket));
     // Stays attached: an error after the caller took over reaches the caller's own listener too.
     socket.on("error", (error) => {
-      clearTimeout(connectTimer);
+      cancelConnectTimer();
       reject(error);
     });
   });

@@ -5,7 +5,7 @@ import { bodyMatcher, type BodyMatcher } from "./body-match.ts";
 import type { Check } from "./check.ts";
 import { probePort, type CheckTiming } from "./connect.ts";
 import { defaultHost, requestWriter, ResponseParser, type HttpResponse } from "./http-wire.ts";
-import { elapsed, failed, passed, verdictForError } from "./probe.ts";
+import { elapsed, failed, passed, probeTimer, verdictForError } from "./probe.ts";
 import { tlsConnectionOptions, type TlsMaterial } from "./tls-material.ts";
 
 /**
@@ -69,7 +69,7 @@ export class HttpCheck implements Check {
       const finish = (verdict: Verdict | Promise<Verdict>) => {
         if (done) return;
         done = true;
-        clearTimeout(timer);
+        cancelTimer();
         runSignal.removeEventListener("abort", onAbort);
         // Answered: reset rather than close, as HAProxy's checks do, so neither side keeps a TIME_WAIT.
         if (connected && !tls && !socket.destroyed) socket.resetAndDestroy();
@@ -88,11 +88,11 @@ export class HttpCheck implements Check {
       const onTimer = () => {
         if (!connected) return finish(failed("Timeout", elapsed(started), `no connection within ${connectTimeoutMs} ms`));
         const left = timeoutMs - (performance.now() - started);
-        if (left > 1) timer = setTimeout(onTimer, left);
+        if (left > 1) cancelTimer = probeTimer(onTimer, left);
         else finish(failed("Timeout", elapsed(started), `no answer within ${timeoutMs} ms`));
       };
       const onAbort = () => finish({ status: "unknown", reason: "CheckerError", latencyMs: elapsed(started), detail: "run cancelled" });
-      let timer = setTimeout(onTimer, Math.min(connectTimeoutMs, timeoutMs));
+      let cancelTimer = probeTimer(onTimer, Math.min(connectTimeoutMs, timeoutMs));
       runSignal.addEventListener("abort", onAbort);
       const host = backend.address;
       if (tls) {

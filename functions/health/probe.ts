@@ -52,6 +52,20 @@ export function verdictForError(error: unknown, latencyMs: number): Verdict {
 }
 
 /**
+ * A probe's timer, whose expiry is heard only after the I/O already waiting has been read: Node runs due timers
+ * before it reads sockets, so a process short of CPU (a 128 MB Lambda has a fourteenth of one) would time out
+ * backends whose answers came in time and wait unread. Returns its cancel.
+ */
+export function probeTimer(onExpiry: () => void, ms: number): () => void {
+  let immediate: NodeJS.Immediate | undefined;
+  const timer = setTimeout(() => (immediate = setImmediate(onExpiry)), ms);
+  return () => {
+    clearTimeout(timer);
+    clearImmediate(immediate);
+  };
+}
+
+/**
  * Runs one probe attempt under a deadline. `attempt` gets a signal that aborts at the deadline or when the
  * run is cancelled, and settles with a verdict; a deadline that passes first answers Timeout.
  */
@@ -61,7 +75,7 @@ export async function withDeadline(timeoutMs: number, runSignal: AbortSignal, at
   // than AbortSignal.timeout and AbortSignal.any, whose timers and signals outlive 10,000 probes.
   const controller = new AbortController();
   let timedOut = false;
-  const timer = setTimeout(() => {
+  const cancelTimer = probeTimer(() => {
     timedOut = true;
     controller.abort();
   }, timeoutMs);
@@ -76,7 +90,7 @@ export async function withDeadline(timeoutMs: number, runSignal: AbortSignal, at
     if (runSignal.aborted) return { status: "unknown", reason: "CheckerError", latencyMs, detail: "run cancelled" };
     return verdictForError(error, latencyMs);
   } finally {
-    clearTimeout(timer);
+    cancelTimer();
     runSignal.removeEventListener("abort", cancel);
   }
 }

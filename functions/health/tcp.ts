@@ -2,7 +2,7 @@ import { connect } from "node:net";
 import type { Backend, Verdict } from "../model.ts";
 import type { Check } from "./check.ts";
 import { probePort, type CheckTiming } from "./connect.ts";
-import { elapsed, failed, passed, verdictForError } from "./probe.ts";
+import { elapsed, failed, passed, probeTimer, verdictForError } from "./probe.ts";
 
 /**
  * Passes when a TCP connection is accepted. The connection is the whole attempt, so one timer serves as both
@@ -30,13 +30,13 @@ export class TcpCheck implements Check {
       const settle = (verdict: Verdict) => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
+        cancelTimer();
         runSignal.removeEventListener("abort", onAbort);
         socket.destroy();
         resolve(verdict);
       };
       const onAbort = () => settle(cancelled(started));
-      const timer = setTimeout(() => settle(failed("Timeout", elapsed(started), timeout)), limitMs);
+      const cancelTimer = probeTimer(() => settle(failed("Timeout", elapsed(started), timeout)), limitMs);
       runSignal.addEventListener("abort", onAbort, { once: true });
       const socket = connect({ host: backend.address, port: probePort(this.#timing, backend) });
       socket.once("connect", () => settle(passed(elapsed(started))));

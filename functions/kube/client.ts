@@ -56,11 +56,18 @@ interface DispatcherMaker {
  * client-node 2.0.1 makes a new undici Agent for every request that carries a CA or a client certificate: a TLS
  * handshake each time, and a connection pool left to idle out, which a process that syncs every few seconds
  * piles up. One Agent per set of TLS options instead (a new set, as from an exec plugin's new certificate,
- * replaces it), so connections are kept across requests and runs.
+ * replaces it), so connections are kept across requests and runs, over HTTP/1.1.
  */
 function reuseConnections(config: KubeConfig): void {
   const maker = config as unknown as DispatcherMaker;
   if (typeof maker.createDispatcher !== "function") throw new Error("@kubernetes/client-node has no KubeConfig.createDispatcher: see reuseConnections in kube/client.ts");
+  const dispatcherOptions = config.createDispatcherOptions.bind(config);
+  // HTTP/1.1: over HTTP/2 the API server answers bad credentials with a GOAWAY, which fails every request in
+  // flight on that connection with a transport error instead of its own 401; HTTP/1.1 gives each its own socket.
+  config.createDispatcherOptions = (cluster, agentOptions) => {
+    const options = dispatcherOptions(cluster, agentOptions);
+    return options.type === "agent" ? { ...options, connect: { ...options.connect, allowH2: false } as typeof options.connect } : options;
+  };
   const make = maker.createDispatcher.bind(config);
   let current: { key: string; dispatcher: Dispatcher | undefined } | undefined;
   maker.createDispatcher = (cluster, agentOptions) => {
