@@ -7,6 +7,10 @@
 //                                        JSON list of the addresses the last run saw time out, as a sync reads it
 //                                        from its memory
 //   node health-child.mjs sync CONFIG    runSync as the functions run it
+//   node health-child.mjs shard CONFIG   runSync over every target as a worker syncs its shard (named targets, so no
+//                                        pruning), then its log lines and metrics as the function publishes them (on
+//                                        stdout before the JSON line); for shards.bench.ts, also the process's start
+//                                        (Node, the bundle's import, the config's load) before the sync
 import { readFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { loadConfig } from "../../functions/config/load.ts";
@@ -68,6 +72,24 @@ if (mode === "bare") {
     return reasons;
   });
   console.log(JSON.stringify(run));
+} else if (mode === "shard") {
+  // Imported in this mode only, so that the other modes' processes stay as health.bench.ts measured them; as in
+  // the function, it is loaded before its handler runs.
+  const { publishRun } = await import("../../functions/observability.ts");
+  // Node's start, the imports and the config's load: performance.now() counts from the process's start.
+  const cpu = process.cpuUsage();
+  const startup = { wallMs: Math.round(performance.now()), cpuMs: Math.round((cpu.user + cpu.system) / 1000) };
+  const names = config.targets.map((entry) => entry.name);
+  const run = await measure(async () => {
+    const report = await runSync(config, new ClusterConnections(config.clusters), { targets: names });
+    publishRun(report);
+    return report;
+  });
+  const statuses: Record<string, number> = {};
+  for (const report of run.result.targets) statuses[report.status] = (statuses[report.status] ?? 0) + 1;
+  const sum = (key: "ready" | "notReady") => run.result.targets.reduce((total, report) => total + report.endpoints[key], 0);
+  const errors = [...new Set(run.result.targets.flatMap((report) => (report.error ? [report.error] : [])))];
+  console.log(JSON.stringify({ ...run, startup, result: { statuses, errors, ready: sum("ready"), notReady: sum("notReady"), writes: run.result.targets.reduce((total, report) => total + report.writes, 0) } }));
 } else {
   // As the scheduled function runs it: fast detection applies when the config sets it.
   const run = await measure(() => runSync(config, new ClusterConnections(config.clusters), { fastDetection: true }));
