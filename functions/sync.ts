@@ -19,9 +19,8 @@ export async function handler(event: ScheduledEvent, context: Context) {
   startInvocation(context);
   const { config, connections } = await functionRuntime();
   const queueUrl = optionalEnv("EES_DISPATCH_QUEUE_URL");
-  const shards = planShards(config);
   // EventBridge gives each tick its time, the same in a duplicate delivery; an invocation by hand is a tick of its own.
-  if (queueUrl && needsDispatch(shards)) return dispatch(config, connections, queueUrlFrom(queueUrl), event.time ?? new Date().toISOString(), shards);
+  if (queueUrl && needsDispatch(config)) return dispatch(config, connections, queueUrlFrom(queueUrl), event.time ?? new Date().toISOString(), planShards(config));
   const report = await runSync(config, connections, { fastDetection: true, installation: installationId(), deadline: runDeadline(context) });
   publishRun(report);
   return summarize(report);

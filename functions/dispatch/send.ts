@@ -1,4 +1,4 @@
-// The dispatcher's side of the queue: one FIFO message per shard, grouped by cluster, deduplicated per tick.
+// The dispatcher's side of the queue: one FIFO message per shard, grouped by lane, deduplicated per tick.
 import { createHash } from "node:crypto";
 import pLimit from "p-limit";
 import { AWS_REQUEST_TIMEOUT_MS, clientOptionsWithin } from "../aws/request-handler.ts";
@@ -20,8 +20,8 @@ export class DispatchError extends Error {
 }
 
 /**
- * Queues every shard of one tick. MessageGroupId is the cluster: SQS hands out a group's messages one at a
- * time, so two ticks never sync one target at once and an API server sees one worker at a time. The
+ * Queues every shard of one tick. MessageGroupId is the shard's lane: SQS hands out a group's messages one at a
+ * time, so two ticks never sync one target at once and an API server sees at most workersPerCluster workers. The
  * deduplication id is the tick and the shard: a schedule event delivered twice (same time) queues nothing new.
  */
 export async function sendShards(queueUrl: string, tick: string, shards: readonly Shard[]): Promise<void> {
@@ -32,7 +32,7 @@ export async function sendShards(queueUrl: string, tick: string, shards: readonl
   const sendBatch = async (batch: Shard[]): Promise<string[]> => {
     const entries = batch.map((shard, index) => {
       const message: ShardMessage = { tick, shard: shard.id, targets: shard.targets };
-      return { Id: String(index), MessageBody: JSON.stringify(message), MessageGroupId: shard.cluster, MessageDeduplicationId: deduplicationId(tick, shard.id) };
+      return { Id: String(index), MessageBody: JSON.stringify(message), MessageGroupId: shard.group, MessageDeduplicationId: deduplicationId(tick, shard.id) };
     });
     try {
       const response = await client.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));

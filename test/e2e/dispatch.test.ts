@@ -29,6 +29,7 @@ import {
 import type { SQSBatchResponse, SQSRecord } from "aws-lambda";
 import pLimit from "p-limit";
 import { stringify } from "yaml";
+import { planShards, type Shard } from "../../functions/dispatch/shards.ts";
 import { MAX_RECEIVE_COUNT } from "../../infra/resources.ts";
 import { eventually, selectorlessService, startTestCluster, testConfig, type TestCluster } from "../harness/cluster.ts";
 import { freePort, startMoto, type Moto } from "../harness/moto.ts";
@@ -55,6 +56,8 @@ let offline: ChildProcess;
 let offlineOutput = "";
 let lambdaPort: number;
 let functionsEnv: NodeJS.ProcessEnv;
+let shards: Shard[];
+let doomedShard: string;
 
 before(async () => {
   moto = await startMoto();
@@ -77,9 +80,10 @@ before(async () => {
   );
   queueUrl = queue.QueueUrl!;
 
-  // Three clusters of six targets, two per shard, and one more target in c that always fails: 10 shards.
+  // Three clusters of six targets in two lanes each, at most three per shard, and one more target in c that
+  // always fails: 8 shards, as planShards lays them out.
   const input = {
-    dispatch: { maxTargetsPerShard: 2 },
+    dispatch: { maxTargetsPerShard: 3, workersPerCluster: 2 },
     clusters: CLUSTERS.map((name) => ({ name, kubeconfig: clusters.get(name)!.kubeconfig })),
     targets: [
       ...CLUSTERS.flatMap((cluster) =>
@@ -97,6 +101,9 @@ before(async () => {
     ],
   };
   const config = testConfig(input);
+  shards = planShards(config);
+  doomedShard = shards.find((shard) => shard.targets.includes(DOOMED))!.id;
+  assert.deepEqual(shards.find((shard) => shard.id === doomedShard)?.targets, [DOOMED], "the doomed target's lane is full before it: a shard of its own");
   for (const [name, cluster] of clusters) await cluster.grant(config, name);
   const dir = await mkdtemp(join(tmpdir(), "ees-dispatch-"));
   const configFile = join(dir, "config.yaml");
@@ -260,7 +267,7 @@ describe("dispatcher and workers on SQS", { concurrency: false }, () => {
     const marks = await auditMarks();
     const started = performance.now();
     const time = "2026-11-30T14:00:00Z";
-    assert.equal((await tick(time)).dispatched, 10);
+    assert.equal((await tick(time)).dispatched, shards.length);
     // EventBridge delivers at least once: the same event again queues nothing new.
     await tick(time);
 
@@ -276,12 +283,12 @@ describe("dispatcher and workers on SQS", { concurrency: false }, () => {
     const doomed = runs.filter((run) => run.targets.includes(DOOMED));
     assert.deepEqual(
       doomed.map((run) => [run.shard, run.receives, run.failed]),
-      Array.from({ length: MAX_RECEIVES }, (_, index) => ["c/3", index + 1, true]),
+      Array.from({ length: MAX_RECEIVES }, (_, index) => [doomedShard, index + 1, true]),
     );
     assert.ok(good.every((run) => run.end <= doomed.at(-1)!.start), "every other shard was done before the doomed one's last receive");
-    assert.deepEqual(await deadLetters(), ["c/3"]);
+    assert.deepEqual(await deadLetters(), [doomedShard]);
     const line = logLines().find((entry) => entry.message === "shard dead-lettered");
-    assert.equal(line?.shard, "c/3");
+    assert.equal(line?.shard, doomedShard);
     assert.equal(line?.receives, MAX_RECEIVES);
     assert.match(String(line?.error), /c-doomed/);
     await assertPublished();

@@ -52,7 +52,7 @@ describe("validateConfig: a valid config", () => {
       checkConcurrency: 900,
       syncIntervalSeconds: 60,
       selfCheck: { minBackends: 4 },
-      dispatch: { maxTargetsPerShard: 100, maxCostPerShard: 20_000, assumedBackends: 10 },
+      dispatch: { maxTargetsPerShard: 100, maxCostPerShard: 20_000, assumedBackends: 10, workersPerCluster: 10 },
       allowPruneAll: false,
       clusters: [{ name: "main" }],
       targets: [

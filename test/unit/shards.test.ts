@@ -1,6 +1,7 @@
 // The shard plan (functions/dispatch/shards.ts), table-driven: no cluster shares a shard, each shard stays
 // within maxTargetsPerShard and maxCostPerShard, a target past the cost bound has a shard alone, the plan is
-// the same for the same config, and a config that fits one shard is not dispatched.
+// the same for the same config, a target's message group survives config changes, and a config that fits one
+// shard is not dispatched, however many clusters it names.
 //
 // Costs: `static` entries are counted, other sources count as assumedBackends; each backend costs the worst
 // probing time of its target (the default TCP check: 2 × 2 s + 1.5 × 0.2 s = 4.3 s).
@@ -47,49 +48,73 @@ describe("targetCost", () => {
 describe("planShards", () => {
   const cases: { name: string; targets: Parameters<typeof config>[0]; dispatch?: Record<string, number>; shards: string[] }[] = [
     { name: "no targets: no shards", targets: [], shards: [] },
-    { name: "a small config: one shard", targets: [{ cluster: "a" }, { cluster: "a" }], shards: ["a/0:t0,t1"] },
+    { name: "a small config: one shard", targets: [{ cluster: "a" }, { cluster: "a" }], shards: ["a/0/0:t0,t1"] },
     {
       name: "never two clusters in one shard, in config order per cluster",
       targets: [{ cluster: "a" }, { cluster: "b" }, { cluster: "a" }],
-      shards: ["a/0:t0,t2", "b/0:t1"],
+      shards: ["a/0/0:t0,t2", "b/0/0:t1"],
     },
     {
       name: "maxTargetsPerShard",
       targets: [{ cluster: "a" }, { cluster: "a" }, { cluster: "a" }, { cluster: "a" }, { cluster: "a" }],
       dispatch: { maxTargetsPerShard: 2 },
-      shards: ["a/0:t0,t1", "a/1:t2,t3", "a/2:t4"],
+      shards: ["a/0/0:t0,t1", "a/0/1:t2,t3", "a/0/2:t4"],
     },
     {
       // 100 backends × 4.3 s = 430 each: two fit under 1,000, a third does not.
       name: "maxCostPerShard",
       targets: [{ cluster: "a", backends: 100 }, { cluster: "a", backends: 100 }, { cluster: "a", backends: 100 }],
       dispatch: { maxCostPerShard: 1000 },
-      shards: ["a/0:t0,t1", "a/1:t2"],
+      shards: ["a/0/0:t0,t1", "a/0/1:t2"],
     },
     {
       name: "a target past the cost bound has a shard of its own",
       targets: [{ cluster: "a", backends: 1 }, { cluster: "a", backends: 1000 }, { cluster: "a", backends: 1 }],
       dispatch: { maxCostPerShard: 1000 },
-      shards: ["a/0:t0", "a/1:t1", "a/2:t2"],
+      shards: ["a/0/0:t0", "a/0/1:t1", "a/0/2:t2"],
     },
   ];
   for (const { name, targets, dispatch, shards } of cases) {
-    it(name, () => {
-      const input = config(targets, dispatch);
+    it(`${name} (one lane per cluster)`, () => {
+      const input = config(targets, { workersPerCluster: 1, ...dispatch });
       const plan = planShards(input);
       assert.deepEqual(layout(plan), shards);
       assert.deepEqual(layout(planShards(input)), shards, "the same plan again");
       assert.deepEqual(plan.flatMap((shard) => shard.targets).sort(), input.targets.map((target) => target.name).sort(), "every target exactly once");
-      assert.equal(needsDispatch(plan), shards.length > 1);
     });
   }
 
-  it("10 clusters × 1,000 targets of 10 backends: 10 shards per cluster at the defaults, each within both bounds", () => {
+  it("10 clusters × 1,000 targets of 10 backends at the defaults: 10 lanes per cluster, each shard within both bounds", () => {
     const input = config(Array.from({ length: 10_000 }, (_, index) => ({ cluster: `c${index % 10}`, backends: 10 })));
     const plan = planShards(input);
-    assert.equal(plan.length, 100);
+    const groups = new Set(plan.map((shard) => shard.group));
+    assert.equal(groups.size, 100);
+    for (const cluster of ["c0", "c9"]) assert.equal([...groups].filter((group) => group.startsWith(`${cluster}/`)).length, 10);
     for (const shard of plan) {
       assert.ok(shard.targets.length <= input.dispatch.maxTargetsPerShard && shard.cost <= input.dispatch.maxCostPerShard, shard.id);
+      assert.ok(shard.id.startsWith(`${shard.group}/`) && shard.group.startsWith(`${shard.cluster}/`), shard.id);
     }
+    // About 100 targets a lane: mostly one shard each, a second for the lanes the hash filled past 100.
+    assert.ok(plan.length >= 100 && plan.length <= 200, `${plan.length} shards`);
+  });
+
+  it("keeps each target in its message group when other targets come and go", () => {
+    const targets = Array.from({ length: 300 }, (_, index) => ({ cluster: index % 2 === 0 ? "a" : "b" }));
+    const groupOf = (plan: ReturnType<typeof planShards>) => new Map(plan.flatMap((shard) => shard.targets.map((target) => [target, shard.group] as const)));
+    const all = groupOf(planShards(config(targets)));
+    // Rename every third target out of the config: the others' names, and so their groups, stay.
+    const fewer = config(targets);
+    fewer.targets = fewer.targets.filter((_target, index) => index % 3 !== 0);
+    for (const [target, group] of groupOf(planShards(fewer))) assert.equal(group, all.get(target), target);
+    assert.equal(new Set(all.values()).size, 20, "10 lanes in each of the 2 clusters");
+  });
+});
+
+describe("needsDispatch", () => {
+  it("only when the whole config is past a bound of one shard, however many clusters it names", () => {
+    const few = Array.from({ length: 30 }, (_, index) => ({ cluster: `c${index % 3}`, backends: 10 }));
+    assert.equal(needsDispatch(config(few)), false, "30 targets in 3 clusters: one invocation, as before");
+    assert.equal(needsDispatch(config(few, { maxTargetsPerShard: 29 })), true, "past maxTargetsPerShard");
+    assert.equal(needsDispatch(config(few, { maxCostPerShard: 1000 })), true, "30 × 43 past maxCostPerShard");
   });
 });

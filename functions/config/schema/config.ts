@@ -48,8 +48,14 @@ export const configSchema = z
         maxTargetsPerShard: z.int().min(1).max(1_000).default(100).describe("Targets one worker invocation syncs at most."),
         maxCostPerShard: z.int().min(1).max(1_000_000).default(20_000).describe("A shard's cost at most: the sum over its targets of backends × probe seconds (docs/architecture.md, Scaling out)."),
         assumedBackends: z.int().min(1).max(100_000).default(10).describe("Backends counted for a source whose size only discovery knows (all but static)."),
+        workersPerCluster: z
+          .int()
+          .min(1)
+          .max(100)
+          .default(10)
+          .describe("Workers syncing one cluster at once, at most: its targets go to this many FIFO message groups by their name, so two ticks never sync one target at once."),
       })
-      .default({ maxTargetsPerShard: 100, maxCostPerShard: 20_000, assumedBackends: 10 })
+      .default({ maxTargetsPerShard: 100, maxCostPerShard: 20_000, assumedBackends: 10, workersPerCluster: 10 })
       .describe("On Lambda, a config past these bounds is split into shards, each synced by a worker fed by an SQS queue."),
     allowPruneAll: z.boolean().default(false).describe("Under policy sync, pruning may delete every object this installation has in a cluster: only when set."),
     clusters: z.array(clusterSchema).min(1, { error: "expected at least one cluster" }).describe("The clusters written to, each named for targets to refer to."),
