@@ -24,7 +24,8 @@ interface SlicePlan {
  * and port set (endpoints with ports of their own sit apart), as the EndpointSlice reconciler groups them.
  * Endpoints stay in the slice that holds them; new ones fill slices with room before new slices are made,
  * and a slice left empty takes the place of one that would be made, so a change touches as few slices as it can.
- * An endpoint moving to another port set never lands in a slice that gives one away in the same change.
+ * An endpoint moving to another port set never lands in a slice that gives one away in the same change, and a
+ * port set holding more slices than its endpoints need is packed again.
  */
 export function planEndpointSlices(
   service: ServiceRef,
@@ -54,8 +55,10 @@ export function planEndpointSlices(
     const desiredAddresses = new Set(wanted.keys());
     /** Address → the slice it leaves because its ports changed. */
     const leaving = new Map<string, SlicePlan>();
-    /** Slices that take out an endpoint still desired: another slice holds it, or is to hold it. */
-    const givers = new Set<SlicePlan>();
+    /** Per slice, the desired endpoints it takes out: they move to, or already sit in, a slice of their port set. */
+    const dropped = new Map<SlicePlan, string[]>();
+    /** Addresses that the slice keeping them turns ready. */
+    const turnedReady = new Set<string>();
     const plans: SlicePlan[] = existing
       .filter((slice) => slice.addressType === family)
       .sort((a, b) => compareAddresses(a.metadata?.name ?? "", b.metadata?.name ?? ""))
@@ -66,16 +69,22 @@ export function planEndpointSlices(
           const address = endpoint.addresses[0] ?? "";
           const want = wanted.get(address);
           if (want?.group === group) {
+            if (want.endpoint.conditions?.ready && !(endpoint.conditions?.ready ?? true)) turnedReady.add(address);
             plan.endpoints.push(want.endpoint);
             wanted.delete(address);
             continue;
           }
           // An endpoint whose ports changed moves to a slice of its new port set (and a second copy goes).
-          if (desiredAddresses.has(address)) givers.add(plan);
           if (want) leaving.set(address, plan);
+          if (desiredAddresses.has(address)) dropped.set(plan, [...(dropped.get(plan) ?? []), address]);
         }
         return plan;
       });
+    // A slice taking out an endpoint that another adds or turns ready gives it away: applyChanges writes the taker
+    // first, so a giver takes none from others (two slices swapping endpoints would each wait for the other).
+    const givers = new Set([...dropped].filter(([, addresses]) => addresses.some((address) => wanted.has(address) || turnedReady.has(address))).map(([plan]) => plan));
+    /** Slices that take endpoints from outside them this run. */
+    const takers = new Set<SlicePlan>();
 
     const leftovers = new Map<string, V1Endpoint[]>();
     for (const { endpoint, group } of wanted.values()) {
@@ -86,13 +95,12 @@ export function planEndpointSlices(
     for (const group of [...leftovers.keys()].sort(compareAddresses)) {
       const pending = leftovers.get(group)!.sort((a, b) => compareAddresses(a.addresses[0]!, b.addresses[0]!));
       let next = 0;
-      // A slice that gives an endpoint away takes none from others (only its own, when reused): applyChanges
-      // writes the taker first, and two slices swapping endpoints would each wait for the other.
       // Slices that change anyway come first, then the fullest: fewer slices written, fewer kube-proxy updates.
       const withRoom = plans
         .filter((plan) => plan.group === group && plan.endpoints.length < maxPerSlice && !givers.has(plan))
         .sort((a, b) => Number(differs(service, family, b)) - Number(differs(service, family, a)) || b.endpoints.length - a.endpoints.length);
       for (const plan of withRoom) {
+        if (next < pending.length) takers.add(plan);
         while (next < pending.length && plan.endpoints.length < maxPerSlice) plan.endpoints.push(pending[next++]!);
       }
       for (; next < pending.length; next += maxPerSlice) {
@@ -107,7 +115,22 @@ export function planEndpointSlices(
       if (reused) {
         emptied.splice(emptied.indexOf(reused), 1);
         Object.assign(reused, { endpoints: plan.endpoints, ports: plan.ports, group: plan.group });
+        takers.add(reused);
       } else plans.push({ ...plan, name: freeName(service.name, family, takenNames) });
+    }
+    // A port set left with more slices than its endpoints need (endpoints swapped port sets, and every slice with
+    // room gave one away) is packed again: the smallest slice that takes nothing hands its endpoints to those
+    // that give nothing away, and goes.
+    for (const group of new Set(plans.map((plan) => plan.group))) {
+      const members = plans.filter((plan) => plan.group === group && plan.endpoints.length > 0);
+      const total = members.reduce((sum, plan) => sum + plan.endpoints.length, 0);
+      if (members.length <= Math.ceil(total / maxPerSlice)) continue;
+      const smallest = members.filter((plan) => plan.existing && !takers.has(plan)).sort((a, b) => a.endpoints.length - b.endpoints.length)[0];
+      const receivers = members.filter((plan) => plan !== smallest && !givers.has(plan));
+      if (!smallest || receivers.reduce((room, plan) => room + maxPerSlice - plan.endpoints.length, 0) < smallest.endpoints.length) continue;
+      for (const plan of receivers) {
+        while (smallest.endpoints.length > 0 && plan.endpoints.length < maxPerSlice) plan.endpoints.push(smallest.endpoints.pop()!);
+      }
     }
 
     for (const plan of plans) {
