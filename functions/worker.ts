@@ -21,7 +21,13 @@ export async function handler(event: SQSEvent, context: Context): Promise<SQSBat
   return { batchItemFailures: failures.map((itemIdentifier) => ({ itemIdentifier })) };
 }
 
-/** Whether the shard synced: every target without failure, the run not cut short. */
+/**
+ * A shard first received this many sync intervals after its tick has newer ticks of itself queued behind it, in
+ * its message group: it is dropped, so a lane whose shards outrun the interval keeps a bounded backlog.
+ */
+export const STALE_AFTER_INTERVALS = 3;
+
+/** Whether the shard is done with: synced (every target without failure, the run not cut short), or stale. */
 async function syncShard(record: SQSRecord, deadline: number): Promise<boolean> {
   let shard: string | undefined;
   let targets: string[] = [];
@@ -29,6 +35,14 @@ async function syncShard(record: SQSRecord, deadline: number): Promise<boolean> 
     const message = parseShardMessage(record.body);
     ({ shard, targets } = message);
     const { config, connections } = await functionRuntime();
+    const ageSeconds = Math.round((Date.now() - Date.parse(message.tick)) / 1000);
+    // A shard received again after a failure is never dropped: it goes on to the dead-letter queue.
+    if (Number(record.attributes.ApproximateReceiveCount) === 1 && ageSeconds > STALE_AFTER_INTERVALS * config.syncIntervalSeconds) {
+      logger.warn("shard dropped: newer ticks of it are queued", { shard, tick: message.tick, ageSeconds, targets: targets.length });
+      metrics.addMetric("ShardStale", MetricUnit.Count, 1);
+      metrics.publishStoredMetrics();
+      return true;
+    }
     // No fast detection: a worker re-checking for most of a minute would hold back its cluster's next shard.
     const report = await runSync(config, connections, { targets, installation: installationId(), deadline });
     publishRun(report);

@@ -1,10 +1,12 @@
 // serverless.yml's opt-in CloudWatch alarms (param `alarms: true`), on the metrics functions/observability.ts
-// emits. Each target's metrics carry its own dimensions, so the alarms query them all at once with CloudWatch
-// Metrics Insights, for this stage alone.
+// emits and on the dispatch queues (infra/resources.ts). Each target's metrics carry its own dimensions, so the
+// alarms query them all at once with CloudWatch Metrics Insights, for this stage alone.
 
 const NAMESPACE = "ExternalEndpointSyncer";
 /** The dimensions of every target's metric set (observability.ts: default ones, then target and cluster). */
 const TARGET_SCHEMA = `SCHEMA("${NAMESPACE}", cluster, service, stage, target)`;
+/** The dimensions of a run's own metrics (the worker's ShardStale, ShardDeadLettered). */
+const RUN_SCHEMA = `SCHEMA("${NAMESPACE}", service, stage)`;
 
 export interface AlarmSettings {
   stage: string;
@@ -22,7 +24,7 @@ type Alarm = { Type: "AWS::CloudWatch::Alarm"; Properties: Record<string, unknow
 export function alarmResources({ stage, prefix, actions, heartbeatMinutes }: AlarmSettings): Record<string, Alarm> {
   if (!/^[A-Za-z0-9-]+$/.test(stage)) throw new Error(`stage ${JSON.stringify(stage)}: expected letters, digits and '-' (it goes into the alarms' queries)`);
   if (!Number.isInteger(heartbeatMinutes) || heartbeatMinutes < 5 || heartbeatMinutes > 1440) throw new Error(`heartbeatMinutes ${heartbeatMinutes}: expected a whole number of minutes 5-1440`);
-  const query = (aggregate: string) => `SELECT ${aggregate} FROM ${TARGET_SCHEMA} WHERE stage = '${stage}'`;
+  const query = (aggregate: string, schema = TARGET_SCHEMA) => `SELECT ${aggregate} FROM ${schema} WHERE stage = '${stage}'`;
   const alarm = (name: string, description: string, properties: Record<string, unknown>): Alarm => ({
     Type: "AWS::CloudWatch::Alarm",
     Properties: { AlarmName: `${prefix}-${name}`, AlarmDescription: description, ActionsEnabled: true, AlarmActions: actions, OKActions: actions, ...properties },
@@ -50,6 +52,25 @@ export function alarmResources({ stage, prefix, actions, heartbeatMinutes }: Ala
       Threshold: 1,
       EvaluationPeriods: 1,
       TreatMissingData: "breaching",
+    }),
+    // SQS's own count, so a shard that got there any way (a worker that timed out on its last receive) is seen.
+    DeadLetterAlarm: alarm("dead-letter", "A shard is in the dead-letter queue: it failed every receive (the worker's `shard dead-lettered` log line says why).", {
+      Namespace: "AWS/SQS",
+      MetricName: "ApproximateNumberOfMessagesVisible",
+      Dimensions: [{ Name: "QueueName", Value: { "Fn::GetAtt": ["DispatchDeadLetterQueue", "QueueName"] } }],
+      Statistic: "Maximum",
+      Period: 300,
+      ComparisonOperator: "GreaterThanOrEqualToThreshold",
+      Threshold: 1,
+      EvaluationPeriods: 1,
+      TreatMissingData: "notBreaching",
+    }),
+    ShardStaleAlarm: alarm("shard-stale", "Workers dropped stale shards in the last 5 minutes: a lane's shards take longer than the interval (raise workersPerCluster or the worker's memory, docs/scaling.md).", {
+      Metrics: metrics(query("SUM(ShardStale)", RUN_SCHEMA), 300),
+      ComparisonOperator: "GreaterThanOrEqualToThreshold",
+      Threshold: 1,
+      EvaluationPeriods: 1,
+      TreatMissingData: "notBreaching",
     }),
   };
 }

@@ -116,6 +116,13 @@ export async function checkTarget(target: TargetConfig, context: TargetContext):
     const { remembered } = basis;
     if (remembered.problem) report.warnings.push(remembered.problem);
 
+    // Read before probing: thousands of probes starve a process on a small CPU share (a 256 MB Lambda) of the
+    // time to read a large slice list within its deadline.
+    const { claimed, published, views } = await reading.published;
+    report.foreign = claimed.foreign;
+    const conflicts = claimed.foreign.filter((object) => object.anotherWriter);
+    if (conflicts.length > 0) return refuseConflict(target, report, started, clients, basis.service?.metadata?.uid, conflicts);
+
     const check = await buildCheck(target.check, target.ports[0]!.port);
     const probed = await probeAll(backends, check, {
       limit: context.probeLimit,
@@ -123,10 +130,6 @@ export async function checkTarget(target: TargetConfig, context: TargetContext):
       recheckDelayMs: target.recheckDelayMs,
       timedOutBefore: timedOutLastRun(remembered.memory),
     });
-    const { claimed, published, views } = await reading.published;
-    report.foreign = claimed.foreign;
-    const conflicts = claimed.foreign.filter((object) => object.anotherWriter);
-    if (conflicts.length > 0) return refuseConflict(target, report, started, clients, basis.service?.metadata?.uid, conflicts);
 
     const decision = decideTarget({
       backends,

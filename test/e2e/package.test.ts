@@ -111,7 +111,7 @@ describe("serverless package", () => {
     assert.deepEqual(ofType(template, "AWS::CloudWatch::Alarm"), []);
   });
 
-  it("packages the default config (an EKS cluster by name, every minute); with alarms: true, alarms on SyncFailed, GuardTrips and the heartbeat, over this stage's targets; retention as set", async () => {
+  it("packages the default config (an EKS cluster by name, every minute); with alarms: true, alarms on SyncFailed, GuardTrips, the heartbeat, the dead-letter queue and stale shards, over this stage's; retention as set", async () => {
     const { template: alarmed } = await slsPackage(["alarms=true", "heartbeatMinutes=30", "logRetentionInDays=7"]);
     for (const [, fn] of ofType(alarmed, "AWS::Lambda::Function")) {
       assert.equal((fn.Properties.Environment as { Variables: Record<string, string> }).Variables.EES_CONFIG, "infra/examples/eks-etcd.yaml");
@@ -120,7 +120,10 @@ describe("serverless package", () => {
     const alarms = Object.fromEntries(ofType(alarmed, "AWS::CloudWatch::Alarm").map(([id, alarm]) => [id, alarm.Properties]));
     const schema = `FROM SCHEMA("ExternalEndpointSyncer", cluster, service, stage, target) WHERE stage = 'prod'`;
     const query = (properties: Record<string, unknown> | undefined) => (properties?.Metrics as { Expression: string; Period: number }[])[0]!;
-    assert.deepEqual(Object.keys(alarms).sort(), ["GuardTripsAlarm", "HeartbeatAlarm", "SyncFailedAlarm"]);
+    assert.deepEqual(Object.keys(alarms).sort(), ["DeadLetterAlarm", "GuardTripsAlarm", "HeartbeatAlarm", "ShardStaleAlarm", "SyncFailedAlarm"]);
+    assert.deepEqual(alarms.DeadLetterAlarm?.Dimensions, [{ Name: "QueueName", Value: { "Fn::GetAtt": ["DispatchDeadLetterQueue", "QueueName"] } }]);
+    assert.ok(alarmed.Resources.DispatchDeadLetterQueue, "the queue the alarm watches is in the template");
+    assert.equal(query(alarms.ShardStaleAlarm).Expression, `SELECT SUM(ShardStale) FROM SCHEMA("ExternalEndpointSyncer", service, stage) WHERE stage = 'prod'`);
     assert.deepEqual(query(alarms.SyncFailedAlarm), { Id: "q", Expression: `SELECT SUM(SyncFailed) ${schema}`, Period: 300, ReturnData: true });
     assert.equal(alarms.SyncFailedAlarm?.ComparisonOperator, "GreaterThanOrEqualToThreshold");
     assert.equal(alarms.SyncFailedAlarm?.TreatMissingData, "notBreaching");
