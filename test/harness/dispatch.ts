@@ -5,7 +5,7 @@
 // as failed, as the mapping does with ReportBatchItemFailures; N pollers at once are the worker's reserved
 // concurrency. Used by test/e2e/dispatch.test.ts and test/bench/dispatch.bench.ts.
 import { spawn, type ChildProcess } from "node:child_process";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import {
   CreateQueueCommand,
   DeleteMessageCommand,
@@ -88,6 +88,8 @@ export async function startDispatch(options: { configFile: string; visibilitySec
     const lambdaPort = await freePort();
     const functionsEnv = {
       ...process.env,
+      // The sls script runs on the `node` of the PATH: this one, whatever the caller's PATH holds.
+      PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ""}`,
       EES_INSTALLATION: "external-endpoint-syncer-dev",
       EES_CONFIG: options.configFile,
       EES_DISPATCH_QUEUE_URL: queueUrl,
