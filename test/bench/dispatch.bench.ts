@@ -132,7 +132,10 @@ try {
     console.log(`  the first worker began ${seconds(Math.min(...runs.map((run) => run.start)) - tickStart)} after the tick; all workers at once: at most ${mostAtOnce(runs)}`);
     console.log(`  a worker's wall time: median ${seconds(median(walls))}, min ${seconds(Math.min(...walls))}, max ${seconds(Math.max(...walls))}; ${seconds(walls.reduce((sum, wall) => sum + wall, 0))} in all (billed time)`);
     console.log(`  workers at once on one API server: at most ${Math.max(...atOnce)} (per cluster: ${atOnce.join(", ")})`);
+    const verbs: Record<string, number> = {};
+    for (const event of requests) verbs[`${event.verb} ${event.objectRef?.resource ?? "?"}`] = (verbs[`${event.verb} ${event.objectRef?.resource ?? "?"}`] ?? 0) + 1;
     console.log(`  the syncer's API requests: ${requests.length} (${Math.round(requests.length / CLUSTERS)} per API server), writes: ${writes.length}`);
+    console.log(`    ${Object.entries(verbs).map(([verb, count]) => `${count} ${verb}`).join(", ")}`);
   }
 } finally {
   for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => console.error(`cleanup: ${(error as Error).message}`));
