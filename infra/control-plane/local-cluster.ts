@@ -67,20 +67,32 @@ export async function ensureControlPlaneBinaries(): Promise<string> {
   return binDir;
 }
 
+/** An etcd several local clusters share, each under its own key prefix: one etcd instead of one per cluster. */
+export interface SharedEtcd {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function startSharedEtcd(): Promise<SharedEtcd> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "ees-etcd-"));
+  const etcd = await startEtcd(dir, await ensureControlPlaneBinaries());
+  let stopped: Promise<void> | undefined;
+  return { url: etcd.url, stop: () => (stopped ??= etcd.stop().then(() => rm(dir, { recursive: true, force: true }))) };
+}
+
 /**
  * `tokenWebhook`: a URL the API server also asks about bearer tokens it does not know (a webhook token
  * authenticator, as EKS's aws-iam-authenticator is), after the users' own tokens.
+ * `etcd`: keep the cluster in this shared etcd under `prefix` (unique per cluster) rather than start its own.
  */
-export async function startLocalCluster(options: { dir?: string; users?: ClusterUser[]; tokenWebhook?: string } = {}): Promise<LocalCluster> {
+export async function startLocalCluster(
+  options: { dir?: string; users?: ClusterUser[]; tokenWebhook?: string; etcd?: { shared: SharedEtcd; prefix: string } } = {},
+): Promise<LocalCluster> {
   const users = options.users ?? [];
   const dir = options.dir ? path.resolve(options.dir) : await mkdtemp(path.join(os.tmpdir(), "ees-cluster-"));
-  const etcdDataDir = path.join(dir, "etcd-data");
-  // A data dir from an earlier run would carry its old cluster and peer URLs.
-  await rm(etcdDataDir, { recursive: true, force: true });
-  liveEtcdDataDirs.add(etcdDataDir);
   await mkdir(path.join(dir, "kubeconfigs"), { recursive: true });
   const binDir = await ensureControlPlaneBinaries();
-  const [etcdClientPort, etcdPeerPort, apiServerPort] = await freeLoopbackPorts(3);
+  const [apiServerPort] = await freeLoopbackPorts(1);
   const server = `https://127.0.0.1:${apiServerPort}`;
   const auditLogPath = path.join(dir, "audit.log");
   const certDir = path.join(dir, "apiserver-certs");
@@ -122,34 +134,23 @@ export async function startLocalCluster(options: { dir?: string; users?: Cluster
   }
 
   const started: ManagedProcess[] = [];
+  let ownEtcd: Etcd | undefined;
   const stopAll = async () => {
     // etcd last: an API server that loses etcd first spends its whole grace period retrying.
-    const [etcd, ...clients] = started;
-    await Promise.all(clients.map(stopProcess));
-    if (etcd) await stopProcess(etcd);
-    await rm(etcdDataDir, { recursive: true, force: true });
-    liveEtcdDataDirs.delete(etcdDataDir);
+    await Promise.all(started.map(stopProcess));
+    await ownEtcd?.stop();
   };
   try {
-    const etcd = startProcess("etcd", path.join(binDir, "etcd"), path.join(dir, "etcd.log"), [
-      "--name=local",
-      `--data-dir=${etcdDataDir}`,
-      `--listen-client-urls=http://127.0.0.1:${etcdClientPort}`,
-      `--advertise-client-urls=http://127.0.0.1:${etcdClientPort}`,
-      `--listen-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
-      `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
-      `--initial-cluster=local=http://127.0.0.1:${etcdPeerPort}`,
-      // Throwaway data: durability only slows the tests down.
-      "--unsafe-no-fsync",
-    ]);
-    started.push(etcd);
-    await waitUntil("etcd to be healthy", [etcd], etcd, async () => {
-      const response = await fetch(`http://127.0.0.1:${etcdClientPort}/health`);
-      return ((await response.json()) as { health?: string }).health === "true";
-    });
+    // The shared etcd is not watched: if it dies, the API server's readiness times out with its log's tail.
+    const watchedEtcd: ManagedProcess[] = [];
+    if (!options.etcd) {
+      ownEtcd = await startEtcd(dir, binDir);
+      watchedEtcd.push(ownEtcd.process);
+    }
+    const etcdFlags = options.etcd ? [`--etcd-servers=${options.etcd.shared.url}`, `--etcd-prefix=${options.etcd.prefix}`] : [`--etcd-servers=${ownEtcd!.url}`];
 
     const apiServer = startProcess("kube-apiserver", path.join(binDir, "kube-apiserver"), path.join(dir, "kube-apiserver.log"), [
-      `--etcd-servers=http://127.0.0.1:${etcdClientPort}`,
+      ...etcdFlags,
       "--bind-address=127.0.0.1",
       `--secure-port=${apiServerPort}`,
       `--cert-dir=${certDir}`,
@@ -169,7 +170,7 @@ export async function startLocalCluster(options: { dir?: string; users?: Cluster
       ...webhookFlags,
     ]);
     started.push(apiServer);
-    await waitUntil("kube-apiserver /readyz", [etcd, apiServer], apiServer, async () => {
+    await waitUntil("kube-apiserver /readyz", [...watchedEtcd, apiServer], apiServer, async () => {
       const { status, body } = await getInsecure(`${server}/readyz`, adminToken);
       return status === 200 && body.trim() === "ok";
     });
@@ -198,7 +199,7 @@ export async function startLocalCluster(options: { dir?: string; users?: Cluster
       ],
     );
     started.push(controllerManager);
-    await waitForEndpointSliceMirroring(adminKubeconfig, [etcd, apiServer, controllerManager], controllerManager);
+    await waitForEndpointSliceMirroring(adminKubeconfig, [...watchedEtcd, apiServer, controllerManager], controllerManager);
 
     let stopped: Promise<void> | undefined;
     return {
@@ -271,6 +272,48 @@ export async function applyRbac(adminKubeconfig: string, objects: RbacObject[]):
       await sleep(POLL_INTERVAL_MS);
     }
   }
+}
+
+interface Etcd {
+  url: string;
+  process: ManagedProcess;
+  stop(): Promise<void>;
+}
+
+/** A single-member etcd with its data in `dir`; stop removes the data. */
+async function startEtcd(dir: string, binDir: string): Promise<Etcd> {
+  const dataDir = path.join(dir, "etcd-data");
+  // A data dir from an earlier run would carry its old cluster and peer URLs.
+  await rm(dataDir, { recursive: true, force: true });
+  liveEtcdDataDirs.add(dataDir);
+  const [clientPort, peerPort] = await freeLoopbackPorts(2);
+  const url = `http://127.0.0.1:${clientPort}`;
+  const etcd = startProcess("etcd", path.join(binDir, "etcd"), path.join(dir, "etcd.log"), [
+    "--name=local",
+    `--data-dir=${dataDir}`,
+    `--listen-client-urls=${url}`,
+    `--advertise-client-urls=${url}`,
+    `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+    `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+    `--initial-cluster=local=http://127.0.0.1:${peerPort}`,
+    // Throwaway data: durability only slows the tests down.
+    "--unsafe-no-fsync",
+  ]);
+  const stop = async () => {
+    await stopProcess(etcd);
+    await rm(dataDir, { recursive: true, force: true });
+    liveEtcdDataDirs.delete(dataDir);
+  };
+  try {
+    await waitUntil("etcd to be healthy", [etcd], etcd, async () => {
+      const response = await fetch(`${url}/health`);
+      return ((await response.json()) as { health?: string }).health === "true";
+    });
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { url, process: etcd, stop };
 }
 
 interface ManagedProcess {

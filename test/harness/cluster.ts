@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import type { V1Service } from "@kubernetes/client-node";
-import { applyRbac, createNamespaces, type LocalCluster, startLocalCluster } from "../../infra/control-plane/local-cluster.ts";
+import { applyRbac, createNamespaces, type LocalCluster, type SharedEtcd, startLocalCluster } from "../../infra/control-plane/local-cluster.ts";
 import { loadConfig, validateConfig } from "../../functions/config/load.ts";
 import type { Config, TargetConfig } from "../../functions/config/schema.ts";
 import { connectCluster, type KubeClients } from "../../functions/kube/client.ts";
@@ -43,9 +43,10 @@ export interface AuditEvent {
 /**
  * A real control plane with `namespaces` created; the syncer may do nothing there until `grant`.
  * `tokenWebhook`: where the API server also sends tokens it does not know (test/harness/eks-authenticator.ts).
+ * `etcd`: a shared etcd (startSharedEtcd) and this cluster's key prefix in it, for many clusters on one machine.
  */
-export async function startTestCluster(namespaces: string[], options: { tokenWebhook?: string } = {}): Promise<TestCluster> {
-  const local = await startLocalCluster({ users: [{ name: SYNCER_USER, groups: [DEFAULT_SUBJECT.name] }], tokenWebhook: options.tokenWebhook });
+export async function startTestCluster(namespaces: string[], options: { tokenWebhook?: string; etcd?: { shared: SharedEtcd; prefix: string } } = {}): Promise<TestCluster> {
+  const local = await startLocalCluster({ users: [{ name: SYNCER_USER, groups: [DEFAULT_SUBJECT.name] }], tokenWebhook: options.tokenWebhook, etcd: options.etcd });
   try {
     await createNamespaces(local.adminKubeconfig, namespaces);
   } catch (error) {
