@@ -8,7 +8,8 @@
 // Cases: every target synced exactly once per tick, a duplicate schedule event queuing nothing; a worker killed
 // mid-shard has its shard redelivered after the visibility timeout and finished, no object duplicated or lost;
 // a shard that always fails goes to the dead-letter queue with a log line, the others not held back; two
-// overlapping ticks never sync one target at once; a hostile message is refused, naming the field.
+// overlapping ticks never sync one target at once; the shards of a tick three intervals old are dropped; a hostile
+// message is refused, naming the field.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
@@ -112,12 +113,15 @@ function assertNeverAtOnce(runs: Run[]): void {
 }
 
 const goodTargets = CLUSTERS.flatMap((cluster) => SERVICES.map((service) => `${cluster}-${service}`));
+/** A schedule's tick `minutes` after the test began, as EventBridge times it: the worker drops shards of old ticks. */
+const testStart = Math.floor(Date.now() / 60_000) * 60_000;
+const tickAt = (minutes: number) => new Date(testStart + minutes * 60_000).toISOString();
 
 describe("dispatcher and workers on SQS", { concurrency: false }, () => {
   it("a tick syncs every target exactly once, and the shard that always fails goes to the dead-letter queue without holding back the others", async (t) => {
     const marks = await auditMarks(clusters);
     const started = performance.now();
-    const time = "2026-11-30T14:00:00Z";
+    const time = tickAt(0);
     assert.equal((await dispatch.tick(time)).dispatched, shards.length);
     // EventBridge delivers at least once: the same event again queues nothing new.
     await dispatch.tick(time);
@@ -146,7 +150,7 @@ describe("dispatcher and workers on SQS", { concurrency: false }, () => {
   });
 
   it("a worker killed mid-shard has its shard received again after the visibility timeout and finished, no object duplicated or lost", async () => {
-    await dispatch.tick("2026-11-30T14:01:00Z");
+    await dispatch.tick(tickAt(1));
     const first = await dispatch.receive();
     assert.ok(first);
     const killed = JSON.parse(first.Body!) as { shard: string; targets: string[] };
@@ -180,21 +184,35 @@ describe("dispatcher and workers on SQS", { concurrency: false }, () => {
 
   it("two overlapping ticks never sync one target at once, and each syncs every target once", async () => {
     const marks = await auditMarks(clusters);
-    await dispatch.tick("2026-11-30T14:02:00Z");
+    await dispatch.tick(tickAt(2));
     const runs: Run[] = [];
     const draining = dispatch.drain(6, runs);
     // The next tick comes while the first one's shards are being synced.
     await sleep(300);
-    await dispatch.tick("2026-11-30T14:03:00Z");
+    await dispatch.tick(tickAt(3));
     await draining;
     await dispatch.drain(6, runs);
     assertNeverAtOnce(runs);
-    for (const tick of ["2026-11-30T14:02:00Z", "2026-11-30T14:03:00Z"]) {
+    for (const tick of [tickAt(2), tickAt(3)]) {
       assert.deepEqual(runs.filter((run) => run.tick === tick && !run.failed).flatMap((run) => run.targets).sort(), [...goodTargets].sort(), tick);
     }
     const reads = await serviceReads(clusters, marks);
     for (const target of goodTargets) assert.equal(reads[target], 2, `${target}: once per tick`);
     await assertPublished();
+  });
+
+  it("drops the shards of a tick three intervals old on their first receive, saying so, and syncs none of them", async () => {
+    const marks = await auditMarks(clusters);
+    const lines = dispatch.logLines().length;
+    assert.equal((await dispatch.tick(tickAt(-4))).dispatched, shards.length);
+    const runs: Run[] = [];
+    await dispatch.drain(4, runs);
+    assert.deepEqual(runs.map((run) => [run.receives, run.failed]), shards.map(() => [1, false]), "each received once and deleted");
+    const dropped = dispatch.logLines().slice(lines).filter((entry) => entry.message === "shard dropped: newer ticks of it are queued");
+    assert.deepEqual(dropped.map((entry) => entry.shard).sort(), shards.map((shard) => shard.id).sort());
+    const reads = await serviceReads(clusters, marks);
+    for (const target of goodTargets) assert.equal(reads[target] ?? 0, 0, `${target}: not synced`);
+    assert.deepEqual(await dispatch.deadLetters(), [doomedShard], "the doomed shard, dropped, is not dead-lettered again");
   });
 
   it("refuses a hostile message, naming the field and the value, and an unknown target by its name", async () => {

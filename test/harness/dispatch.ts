@@ -132,6 +132,7 @@ export async function startDispatch(options: { configFile: string; visibilitySec
       const body = JSON.parse(message.Body!) as { shard: string; tick: string; targets: string[] };
       const start = performance.now();
       const response = await invoke<SQSBatchResponse>("worker", { Records: [asRecord(message)] });
+      if (!Array.isArray(response.batchItemFailures)) throw new Error(`the worker answered no batchItemFailures: ${JSON.stringify(response).slice(0, 2000)}`);
       const failed = response.batchItemFailures.some((failure) => failure.itemIdentifier === message.MessageId);
       runs.push({ ...body, receives: Number(message.Attributes!.ApproximateReceiveCount), start, end: performance.now(), failed });
       if (!failed) await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle! }));
