@@ -23,7 +23,7 @@ const EVERY_KIND = `
 import { logger, publishRun } from "./functions/observability.ts";
 ${TARGET}
 publishRun({ ok: false, degraded: false, dryRun: false, durationMs: 9, targets: [target("db", "failed"), target("web", "unchanged")],
-  pruned: [{ cluster: "main", changes: [], error: "HTTP 403" }] });
+  pruned: [{ cluster: "main", changes: [], error: "HTTP 403" }] }, "target");
 logger.warn("a line of its own");
 `;
 
@@ -31,7 +31,7 @@ const DEGRADED = `
 import { publishRun } from "./functions/observability.ts";
 ${TARGET}
 const sources = [{ name: "srv", status: "failed", found: 0, error: "SERVFAIL" }, { name: "vms", status: "ok", found: 2 }];
-publishRun({ ok: true, degraded: true, dryRun: false, durationMs: 9, targets: [target("etcd", "degraded", { sources })], pruned: [] });
+publishRun({ ok: true, degraded: true, dryRun: false, durationMs: 9, targets: [target("etcd", "degraded", { sources })], pruned: [] }, "target");
 `;
 
 /** The JSON lines a script writes, log lines and metric sets. Errors and warnings go to stderr, the rest to stdout. */
