@@ -63,7 +63,11 @@ export function publishRun(report: RunReport, level: Config["metrics"]): void {
 function metricSets(targets: TargetReport[], level: Config["metrics"]): { dimensions: Record<string, string>; targets: TargetReport[] }[] {
   if (level === "target") return targets.map((target) => ({ dimensions: { target: target.target, cluster: target.cluster }, targets: [target] }));
   const byCluster = new Map<string, TargetReport[]>();
-  for (const target of targets) byCluster.set(target.cluster, [...(byCluster.get(target.cluster) ?? []), target]);
+  for (const target of targets) {
+    const ofCluster = byCluster.get(target.cluster);
+    if (ofCluster) ofCluster.push(target);
+    else byCluster.set(target.cluster, [target]);
+  }
   return [...byCluster].map(([cluster, ofCluster]) => ({ dimensions: { cluster }, targets: ofCluster }));
 }
 
