@@ -38,7 +38,7 @@ export async function runLoop(config: Config, options: LoopOptions): Promise<voi
   logger.info("loop started", { intervalSeconds: config.syncIntervalSeconds, targets: config.targets.length, ...(server && { liveness: server.address() as AddressInfo }) });
   try {
     for await (const tick of syncEvery(config, new ClusterConnections(config.clusters), options)) {
-      publishRun(tick.report);
+      publishRun(tick.report, config.metrics);
       state.runs++;
       state.lastFinishedAt = tick.finishedAt;
       state.lastOk = tick.report.ok;

@@ -22,7 +22,7 @@ export async function handler(event: ScheduledEvent, context: Context) {
   // EventBridge gives each tick its time, the same in a duplicate delivery; an invocation by hand is a tick of its own.
   if (queueUrl && needsDispatch(config)) return dispatch(config, connections, queueUrlFrom(queueUrl), event.time ?? new Date().toISOString(), planShards(config));
   const report = await runSync(config, connections, { fastDetection: true, installation: installationId(), deadline: runDeadline(context) });
-  publishRun(report);
+  publishRun(report, config.metrics);
   return summarize(report);
 }
 
@@ -47,6 +47,6 @@ async function dispatch(config: Config, connections: ClusterConnections, queueUr
     pruned,
     durationMs: Math.round(performance.now() - started),
   };
-  publishRun(report);
+  publishRun(report, config.metrics);
   return { dispatched: shards.length, ...summarize(report) };
 }

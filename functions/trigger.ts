@@ -48,7 +48,7 @@ export async function handler(event: APIGatewayProxyEvent, context: Context): Pr
       return respond(500, { error: "config unavailable", reason });
     }
     const report = await runSync(runtime.config, runtime.connections, { ...body.request, installation: installationId(), deadline: runDeadline(context, API_GATEWAY_LIMIT_MS) });
-    publishRun(report);
+    publishRun(report, runtime.config.metrics);
     return respond(200, summarize(report));
   } catch (error) {
     if (error instanceof UnknownTargetError) return respond(404, { error: "unknown target", ...listed("targets", error.names) });

@@ -45,7 +45,7 @@ async function syncShard(record: SQSRecord, deadline: number): Promise<boolean> 
     }
     // No fast detection: a worker re-checking for most of a minute would hold back its cluster's next shard.
     const report = await runSync(config, connections, { targets, installation: installationId(), deadline });
-    publishRun(report);
+    publishRun(report, config.metrics);
     if (report.ok) return true;
     const failed = report.targets.filter((target) => target.status === "failed").map((target) => target.target);
     shardFailed(record, shard, targets, report.cutShort ? "the run was cut short" : `targets failed: ${failed.join(", ")}`);

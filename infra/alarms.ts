@@ -1,10 +1,13 @@
 // serverless.yml's opt-in CloudWatch alarms (param `alarms: true`), on the metrics functions/observability.ts
-// emits and on the dispatch queues (infra/resources.ts). Each target's metrics carry its own dimensions, so the
-// alarms query them all at once with CloudWatch Metrics Insights, for this stage alone.
+// emits and on the dispatch queues (infra/resources.ts). Each target's (or, at the config's `metrics: cluster`,
+// each cluster's) metrics carry its own dimensions, so the alarms query them all at once with CloudWatch Metrics
+// Insights, for this stage alone.
+
+import type { Config } from "../functions/config/schema.ts";
 
 const NAMESPACE = "ExternalEndpointSyncer";
-/** The dimensions of every target's metric set (observability.ts: default ones, then target and cluster). */
-const TARGET_SCHEMA = `SCHEMA("${NAMESPACE}", cluster, service, stage, target)`;
+/** The dimensions of every target's or every cluster's metric set, by the config's `metrics` (observability.ts: default ones, then target and cluster). */
+const SYNC_SCHEMA = { target: `SCHEMA("${NAMESPACE}", cluster, service, stage, target)`, cluster: `SCHEMA("${NAMESPACE}", cluster, service, stage)` };
 /** The dimensions of a run's own metrics (the worker's ShardStale, ShardDeadLettered). */
 const RUN_SCHEMA = `SCHEMA("${NAMESPACE}", service, stage)`;
 
@@ -16,15 +19,17 @@ export interface AlarmSettings {
   actions: string[];
   /** No run finished for this long: the heartbeat alarm fires. */
   heartbeatMinutes: number;
+  /** The config's `metrics`: the dimensions the sync metrics carry. */
+  metrics: Config["metrics"];
 }
 
 type Alarm = { Type: "AWS::CloudWatch::Alarm"; Properties: Record<string, unknown> };
 
 /** The alarms as CloudFormation resources, by logical id. */
-export function alarmResources({ stage, prefix, actions, heartbeatMinutes }: AlarmSettings): Record<string, Alarm> {
+export function alarmResources({ stage, prefix, actions, heartbeatMinutes, metrics: level }: AlarmSettings): Record<string, Alarm> {
   if (!/^[A-Za-z0-9-]+$/.test(stage)) throw new Error(`stage ${JSON.stringify(stage)}: expected letters, digits and '-' (it goes into the alarms' queries)`);
   if (!Number.isInteger(heartbeatMinutes) || heartbeatMinutes < 5 || heartbeatMinutes > 1440) throw new Error(`heartbeatMinutes ${heartbeatMinutes}: expected a whole number of minutes 5-1440`);
-  const query = (aggregate: string, schema = TARGET_SCHEMA) => `SELECT ${aggregate} FROM ${schema} WHERE stage = '${stage}'`;
+  const query = (aggregate: string, schema = SYNC_SCHEMA[level]) => `SELECT ${aggregate} FROM ${schema} WHERE stage = '${stage}'`;
   const alarm = (name: string, description: string, properties: Record<string, unknown>): Alarm => ({
     Type: "AWS::CloudWatch::Alarm",
     Properties: { AlarmName: `${prefix}-${name}`, AlarmDescription: description, ActionsEnabled: true, AlarmActions: actions, OKActions: actions, ...properties },
@@ -45,7 +50,7 @@ export function alarmResources({ stage, prefix, actions, heartbeatMinutes }: Ala
       EvaluationPeriods: 1,
       TreatMissingData: "notBreaching",
     }),
-    // Every run emits SyncDuration for every target, failed or not: none at all means no run finished.
+    // Every run emits SyncDuration for every target (or cluster), failed or not: none at all means no run finished.
     HeartbeatAlarm: alarm("heartbeat", `No sync run finished for ${heartbeatMinutes} minutes: the schedule, the function or its config is broken.`, {
       Metrics: metrics(query("COUNT(SyncDuration)"), 60 * heartbeatMinutes),
       ComparisonOperator: "LessThanThreshold",

@@ -4,7 +4,7 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import { describeIssues } from "./issues.ts";
 import { checkLimits, type RuntimeLimits } from "./limits.ts";
 import * as z from "zod";
-import { configSchema, syncIntervalSchema, type CheckConfig, type Config, type TargetConfig } from "./schema.ts";
+import { configSchema, metricsSchema, syncIntervalSchema, type CheckConfig, type Config, type TargetConfig } from "./schema.ts";
 import { parseYaml } from "./yaml.ts";
 
 /** A config that cannot run. Lists every problem, each naming the path and the value. */
@@ -62,14 +62,24 @@ async function readConfigText(path: string): Promise<string> {
 }
 
 /**
- * Only a config file's syncIntervalSeconds, checked alone: serverless.yml derives the schedule from it even while
- * the rest is broken, so that serverless offline still starts and answers with the config's problems.
+ * Only some of a config file's top-level fields, checked alone: serverless.yml derives the schedule and the alarms
+ * from them even while the rest is broken, so that serverless offline still starts and answers with the config's problems.
  */
-export async function loadSyncInterval(path: string): Promise<number> {
+async function loadFields<Shape extends z.core.$ZodLooseShape>(path: string, shape: Shape): Promise<z.output<z.ZodObject<Shape>>> {
   const input = parseText(await readConfigText(path), path);
-  const result = z.looseObject({ syncIntervalSeconds: syncIntervalSchema }).safeParse(input);
+  const result = z.looseObject(shape).safeParse(input);
   if (!result.success) throw new ConfigError(path, describeIssues(result.error, input));
-  return result.data.syncIntervalSeconds;
+  return result.data;
+}
+
+/** Only a config file's syncIntervalSeconds (loadFields). */
+export async function loadSyncInterval(path: string): Promise<number> {
+  return (await loadFields(path, { syncIntervalSeconds: syncIntervalSchema })).syncIntervalSeconds;
+}
+
+/** Only a config file's metrics level (loadFields). */
+export async function loadMetricsLevel(path: string): Promise<Config["metrics"]> {
+  return (await loadFields(path, { metrics: metricsSchema })).metrics;
 }
 
 /** Reads a config file; the paths it names (kubeconfigs, a check's TLS files, file sources) are taken relative to it. */

@@ -82,7 +82,7 @@ if (mode === "bare") {
   const names = config.targets.map((entry) => entry.name);
   const run = await measure(async () => {
     const report = await runSync(config, new ClusterConnections(config.clusters), { targets: names });
-    publishRun(report);
+    publishRun(report, config.metrics);
     return report;
   });
   const statuses: Record<string, number> = {};

@@ -3,7 +3,8 @@
 // trigger, take for the worker, in a role of its own), read from the CloudFormation template; the worker's FIFO
 // queue and its dead-letter queue; and
 // the release (package.json's version) in the bundled handler's log lines and Kubernetes requests; log groups
-// that expire, the stage on the functions' environment, and CloudWatch alarms only when asked for. The
+// that expire, the stage on the functions' environment, and CloudWatch alarms only when asked for (their queries
+// at the config's metrics level). The
 // schedule comes from the config's syncIntervalSeconds; the default config packages, and a config a Lambda
 // could not run (inCluster, files left out of the bundle, an interval of no whole minutes) is refused.
 import assert from "node:assert/strict";
@@ -133,6 +134,20 @@ describe("serverless package", () => {
     assert.equal(alarms.HeartbeatAlarm?.TreatMissingData, "breaching", "no data at all is the failure the heartbeat is for");
     assert.equal(alarms.HeartbeatAlarm?.AlarmName, "external-endpoint-syncer-prod-heartbeat");
     assert.deepEqual(ofType(alarmed, "AWS::Logs::LogGroup").map(([, group]) => group.Properties.RetentionInDays), [7, 7, 7]);
+  });
+
+  it("with the config's metrics: cluster, the alarms on the sync metrics query the clusters' sets, which have no target dimension", async () => {
+    const { template: alarmed } = await slsPackage(["configFile=test/fixtures/lambda-metrics-cluster.yaml", "alarms=true"]);
+    const expressions = Object.fromEntries(
+      ofType(alarmed, "AWS::CloudWatch::Alarm").flatMap(([id, alarm]) => ((alarm.Properties.Metrics as { Expression: string }[] | undefined) ?? []).map((query) => [id, query.Expression])),
+    );
+    const schema = `FROM SCHEMA("ExternalEndpointSyncer", cluster, service, stage) WHERE stage = 'prod'`;
+    assert.deepEqual(expressions, {
+      SyncFailedAlarm: `SELECT SUM(SyncFailed) ${schema}`,
+      GuardTripsAlarm: `SELECT SUM(GuardTrips) ${schema}`,
+      HeartbeatAlarm: `SELECT COUNT(SyncDuration) ${schema}`,
+      ShardStaleAlarm: `SELECT SUM(ShardStale) FROM SCHEMA("ExternalEndpointSyncer", service, stage) WHERE stage = 'prod'`,
+    });
   });
 
   it("grants exactly the AWS actions the config uses, on the resources it names; only sync and trigger may send to the queue, only the worker take from it", () => {

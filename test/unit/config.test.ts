@@ -6,7 +6,7 @@ import { homedir, tmpdir } from "node:os";
 import { isAbsolute, join, relative } from "node:path";
 import { parse as parseYaml, stringify } from "yaml";
 import { configJsonSchema } from "../../functions/config/json-schema.ts";
-import { ConfigError, loadConfig, parseConfig, validateConfig } from "../../functions/config/load.ts";
+import { ConfigError, loadConfig, loadMetricsLevel, parseConfig, validateConfig } from "../../functions/config/load.ts";
 
 type Json = Record<string, any>;
 
@@ -51,6 +51,7 @@ describe("validateConfig: a valid config", () => {
       policy: "sync",
       checkConcurrency: 900,
       syncIntervalSeconds: 60,
+      metrics: "target",
       selfCheck: { minBackends: 4 },
       dispatch: { maxTargetsPerShard: 100, maxCostPerShard: 20_000, assumedBackends: 10, workersPerCluster: 10 },
       allowPruneAll: false,
@@ -92,6 +93,7 @@ describe("validateConfig: a valid config", () => {
       ownerId: "team-a",
       policy: "upsert-only",
       checkConcurrency: 10,
+      metrics: "cluster",
       clusters: [
         { name: "main", kubeconfig: "~/.kube/config", context: "prod" },
         { name: "other", inCluster: true },
@@ -379,6 +381,11 @@ describe("validateConfig: each problem names its path and the value found", () =
       change: (c) => (c.policy = "delete"),
       problems: ['policy: expected sync or upsert-only, got "delete"'],
     },
+    {
+      name: "metrics level unknown",
+      change: (c) => (c.metrics = "service"),
+      problems: ['metrics: expected target or cluster, got "service"'],
+    },
   ];
 
   for (const { name, change, problems } of cases) {
@@ -616,6 +623,25 @@ describe("loadConfig", () => {
       assert.ok(error instanceof ConfigError);
       assert.deepEqual(error.problems, ["cannot read the file: ENOENT"]);
       assert.ok(error.message.includes(path));
+      return true;
+    });
+  });
+});
+
+describe("loadMetricsLevel", () => {
+  it("reads the metrics level alone, as serverless.yml's alarms do: the rest of the config may be broken; a bad level is named", async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), "syncer-metrics-"));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const path = join(dir, "config.yaml");
+
+    await writeFile(path, "metrics: cluster\nclusters: []\n");
+    assert.equal(await loadMetricsLevel(path), "cluster");
+    await writeFile(path, "targets: 7\n");
+    assert.equal(await loadMetricsLevel(path), "target");
+    await writeFile(path, "metrics: service\n");
+    await assert.rejects(loadMetricsLevel(path), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.deepEqual(error.problems, ['metrics: expected target or cluster, got "service"']);
       return true;
     });
   });

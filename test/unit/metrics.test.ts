@@ -46,7 +46,7 @@ describe("metrics in embedded metric format", () => {
 
     for (let invocation = 0; invocation < 2; invocation++) {
       observability.startInvocation(context);
-      observability.publishRun(await runSync(result.config, fake.connections()));
+      observability.publishRun(await runSync(result.config, fake.connections()), result.config.metrics);
     }
 
     const coldStarts = named("ColdStart");

@@ -12,12 +12,21 @@ export const syncIntervalSchema = z
   .default(60)
   .describe("How often the schedule runs (on Lambda, whole minutes: serverless.yml derives the schedule from it): health state older than 3 intervals restarts its streaks.");
 
+/** Also read alone: serverless.yml's alarms query the metrics at this level (infra/alarms.cjs). */
+export const metricsSchema = z
+  .enum(["target", "cluster"], { error: "expected target or cluster" })
+  .default("target")
+  .describe(
+    "The metrics' dimensions: target, a set per target per run; cluster, one per cluster per run (sums, and the longest SyncDuration), for a bill that grows with clusters instead of targets (docs/scaling.md).",
+  );
+
 export const configSchema = z
   .strictObject({
     ownerId: z.string().regex(LABEL_VALUE, { error: "expected a label value" }).min(1).max(63).default("default").describe("Told apart from other installations writing to the same cluster."),
     policy: z.enum(["sync", "upsert-only"], { error: "expected sync or upsert-only" }).default("sync").describe("sync deletes what we wrote for targets that left the config; upsert-only leaves it."),
     checkConcurrency: z.int().min(1).max(10_000).default(900).describe("Probes in flight at once, across all targets. Each holds a socket, and a Lambda process has 1,024 file descriptors."),
     syncIntervalSeconds: syncIntervalSchema,
+    metrics: metricsSchema,
     fastDetection: z
       .strictObject({
         everySeconds: z.int().min(1).max(600).default(5).describe("Seconds between rounds of checks within one invocation."),
