@@ -95,7 +95,7 @@ const CHECKS: Record<string, (output: string) => Promise<void>> = {
       Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
     };
     const resources = Object.values(template.Resources);
-    assert.equal(resources.filter((resource) => resource.Type === "AWS::CloudWatch::Alarm").length, 3);
+    assert.equal(resources.filter((resource) => resource.Type === "AWS::CloudWatch::Alarm").length, 5);
     const sync = resources.find((resource) => resource.Properties.FunctionName === "external-endpoint-syncer-prod-sync");
     assert.equal((sync?.Properties.Environment as { Variables: Record<string, string> }).Variables.EES_CONFIG, "config/prod.yaml");
   },

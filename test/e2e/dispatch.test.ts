@@ -204,6 +204,7 @@ describe("dispatcher and workers on SQS", { concurrency: false }, () => {
   it("drops the shards of a tick three intervals old on their first receive, saying so, and syncs none of them", async () => {
     const marks = await auditMarks(clusters);
     const lines = dispatch.logLines().length;
+    const deadLettered = (await dispatch.deadLetters()).length;
     assert.equal((await dispatch.tick(tickAt(-4))).dispatched, shards.length);
     const runs: Run[] = [];
     await dispatch.drain(4, runs);
@@ -212,13 +213,13 @@ describe("dispatcher and workers on SQS", { concurrency: false }, () => {
     assert.deepEqual(dropped.map((entry) => entry.shard).sort(), shards.map((shard) => shard.id).sort());
     const reads = await serviceReads(clusters, marks);
     for (const target of goodTargets) assert.equal(reads[target] ?? 0, 0, `${target}: not synced`);
-    assert.deepEqual(await dispatch.deadLetters(), [doomedShard], "the doomed shard, dropped, is not dead-lettered again");
+    assert.equal((await dispatch.deadLetters()).length, deadLettered, "the doomed shard, dropped, is not dead-lettered again");
   });
 
   it("refuses a hostile message, naming the field and the value, and an unknown target by its name", async () => {
     for (const [body, expected] of [
       [JSON.stringify({ tick: "now", shard: "a/0", targets: ["a-s0"] }), /tick: expected an ISO 8601 time/],
-      [JSON.stringify({ tick: "2026-11-30T14:04:00Z", shard: "x/0", targets: ["nobody"] }), /no target named "nobody"/],
+      [JSON.stringify({ tick: tickAt(5), shard: "x/0", targets: ["nobody"] }), /no target named "nobody"/],
       ["x".repeat(70_000), /shard message of 70000 bytes: expected at most 65536/],
     ] as const) {
       await dispatch.sqs.send(new SendMessageCommand({ QueueUrl: dispatch.queueUrl, MessageBody: body, MessageGroupId: "hostile", MessageDeduplicationId: String(body.length) }));
