@@ -130,7 +130,7 @@ try {
     const atOnce = clusterNames.map((name) => mostAtOnce(runs.filter((run) => run.shard.startsWith(`${name}/`))));
     console.log(`\n${label}, load ${loadavg()}:`);
     console.log(`  tick to every target synced: ${seconds(Math.max(...runs.map((run) => run.end)) - tickStart)} (the dispatcher: ${seconds(tickEnd - tickStart)}, ${dispatched} shards queued)`);
-    console.log(`  targets synced: ${synced.size} of ${config.targets.length}; worker invocations: ${runs.length}, failed ${runs.filter((run) => run.failed).length}, redeliveries (receives > 1) ${runs.filter((run) => run.receives > 1).length}; dead letters: ${(await dispatch.deadLetters()).length}`);
+    console.log(`  targets synced: ${synced.size} of ${config.targets.length}; worker invocations: ${runs.length}, failed ${runs.filter((run) => run.failed).length}, redeliveries (receives > 1) ${runs.filter((run) => run.receives > 1).length}; dead letters: ${await dispatch.deadLetterCount()}`);
     console.log(`  the first worker began ${seconds(Math.min(...runs.map((run) => run.start)) - tickStart)} after the tick; all workers at once: at most ${mostAtOnce(runs)}`);
     console.log(`  a worker's wall time: median ${seconds(median(walls))}, min ${seconds(Math.min(...walls))}, max ${seconds(Math.max(...walls))}; ${seconds(walls.reduce((sum, wall) => sum + wall, 0))} in all (billed time)`);
     console.log(`  workers at once on one API server: at most ${Math.max(...atOnce)} (per cluster: ${atOnce.join(", ")})`);

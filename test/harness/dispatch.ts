@@ -50,8 +50,10 @@ export interface Dispatch {
   deliver(message: Message, runs: Run[]): Promise<void>;
   /** `pollers` concurrent workers until the queue is empty (dead letters gone too); throws after `timeoutMs`. */
   drain(pollers: number, runs: Run[], timeoutMs?: number): Promise<void>;
-  /** The shards in the dead-letter queue. */
+  /** The shards in the dead-letter queue (one receive: moto may hand out fewer than it holds). */
   deadLetters(): Promise<string[]>;
+  /** How many messages the dead-letter queue holds. */
+  deadLetterCount(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -173,6 +175,10 @@ export async function startDispatch(options: { configFile: string; visibilitySec
       async deadLetters() {
         const response = await sqs.send(new ReceiveMessageCommand({ QueueUrl: deadLetterUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 0 }));
         return (response.Messages ?? []).map((message) => (JSON.parse(message.Body!) as { shard: string }).shard);
+      },
+      async deadLetterCount() {
+        const attributes = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: deadLetterUrl, AttributeNames: ["ApproximateNumberOfMessages"] }))).Attributes!;
+        return Number(attributes.ApproximateNumberOfMessages);
       },
       stop,
     };
