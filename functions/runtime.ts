@@ -31,9 +31,15 @@ async function loadFunctionConfig(): Promise<Config> {
   return parseConfig(text, `SSM parameter ${parameter}`, limits);
 }
 
-/** The sync function's timeout and schedule as serverless.yml sets them, and this process's descriptor limit. */
+/** The sync function's timeout, schedule and alarms' metrics level as serverless.yml sets them, and this process's descriptor limit. */
 function functionLimits(): RuntimeLimits {
-  return { syncTimeoutSeconds: secondsEnv("EES_SYNC_TIMEOUT_SECONDS"), scheduleIntervalSeconds: secondsEnv("EES_SYNC_INTERVAL_SECONDS"), openFiles: openFilesLimit() };
+  const metricsLevel = optionalEnv("EES_METRICS_LEVEL");
+  return {
+    syncTimeoutSeconds: secondsEnv("EES_SYNC_TIMEOUT_SECONDS"),
+    scheduleIntervalSeconds: secondsEnv("EES_SYNC_INTERVAL_SECONDS"),
+    ...(metricsLevel !== undefined && { metricsLevel }),
+    openFiles: openFilesLimit(),
+  };
 }
 
 function secondsEnv(name: string): number | undefined {

@@ -10,6 +10,11 @@ export interface RuntimeLimits {
    * it as EES_SYNC_INTERVAL_SECONDS): a config read at run time (SSM) must have the same syncIntervalSeconds.
    */
   scheduleIntervalSeconds?: number;
+  /**
+   * The metrics level the alarms query (serverless.yml reads it from the packaged config and passes it as
+   * EES_METRICS_LEVEL): a config read at run time (SSM) at another level would leave the alarms querying nothing.
+   */
+  metricsLevel?: string;
   /** The loop's `run --every`, which replaces syncIntervalSeconds: fast detection must end before the next tick. */
   loopIntervalSeconds?: number;
   /** The soft limit on open files (RLIMIT_NOFILE; Lambda's is 1,024): every probe in flight holds one. */
@@ -54,6 +59,16 @@ export function checkLimits(limits: RuntimeLimits) {
         input: config.syncIntervalSeconds,
         // The value is in the message too: when it is the default, there is none written to show.
         message: `expected ${scheduled}, the interval of the sync function's schedule (EES_SYNC_INTERVAL_SECONDS, derived from the config file serverless packaged), not ${config.syncIntervalSeconds}: give this config and that file the same syncIntervalSeconds`,
+      });
+    }
+    const level = limits.metricsLevel;
+    const metrics = config.metrics ?? "target";
+    if (level !== undefined && metrics !== level) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["metrics"],
+        input: metrics,
+        message: `expected ${level}, the level the alarms query (EES_METRICS_LEVEL, from the config file serverless packaged), not ${String(metrics)}: give this config and that file the same metrics`,
       });
     }
     const every = limits.loopIntervalSeconds;

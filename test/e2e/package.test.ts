@@ -73,11 +73,13 @@ describe("serverless package", () => {
     }
   });
 
-  it("schedules the sync function every syncIntervalSeconds of the config, and tells the functions that interval", () => {
+  it("schedules the sync function every syncIntervalSeconds of the config, and tells the functions that interval and the metrics level", () => {
     const rules = ofType(template, "AWS::Events::Rule").map(([, rule]) => [rule.Properties.ScheduleExpression, rule.Properties.State]);
     assert.deepEqual(rules, [["rate(5 minutes)", "ENABLED"]], "aws-everything.yaml: syncIntervalSeconds: 300");
     for (const [, fn] of ofType(template, "AWS::Lambda::Function")) {
-      assert.equal((fn.Properties.Environment as { Variables: Record<string, string> }).Variables.EES_SYNC_INTERVAL_SECONDS, "300");
+      const variables = (fn.Properties.Environment as { Variables: Record<string, string> }).Variables;
+      assert.equal(variables.EES_SYNC_INTERVAL_SECONDS, "300");
+      assert.equal(variables.EES_METRICS_LEVEL, "target", "the default");
     }
   });
 
@@ -142,6 +144,9 @@ describe("serverless package", () => {
       ofType(alarmed, "AWS::CloudWatch::Alarm").flatMap(([id, alarm]) => ((alarm.Properties.Metrics as { Expression: string }[] | undefined) ?? []).map((query) => [id, query.Expression])),
     );
     const schema = `FROM SCHEMA("ExternalEndpointSyncer", cluster, service, stage) WHERE stage = 'prod'`;
+    for (const [, fn] of ofType(alarmed, "AWS::Lambda::Function")) {
+      assert.equal((fn.Properties.Environment as { Variables: Record<string, string> }).Variables.EES_METRICS_LEVEL, "cluster", "a config from SSM at another level is refused");
+    }
     assert.deepEqual(expressions, {
       SyncFailedAlarm: `SELECT SUM(SyncFailed) ${schema}`,
       GuardTripsAlarm: `SELECT SUM(GuardTrips) ${schema}`,

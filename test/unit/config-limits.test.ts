@@ -57,6 +57,20 @@ describe("syncIntervalSeconds and the sync function's schedule", () => {
   });
 });
 
+describe("metrics and the level the alarms query", () => {
+  it("refuses a config whose metrics level is not the packaged one's, naming both, the default too", () => {
+    const alarms = "the level the alarms query (EES_METRICS_LEVEL, from the config file serverless packaged)";
+    assert.deepEqual(problems(validate({ metrics: "cluster" }, {}, { metricsLevel: "target" })), [
+      `metrics: expected target, ${alarms}, not cluster: give this config and that file the same metrics, got "cluster"`,
+    ]);
+    assert.deepEqual(problems(validate({}, {}, { metricsLevel: "cluster" })), [`metrics: expected cluster, ${alarms}, not target: give this config and that file the same metrics`]);
+    assert.ok(validate({ metrics: "cluster" }, {}, { metricsLevel: "cluster" }).ok);
+    assert.ok(validate({}, {}, { metricsLevel: "target" }).ok);
+    // The CLI has no alarms.
+    assert.ok(validate({ metrics: "cluster" }).ok);
+  });
+});
+
 describe("probing within POST /sync's 29 s", () => {
   it("counts every check of the list, twice where a failure is re-checked, and 1.5 times the re-check delay", () => {
     // 2 × (10000 + 4000) + 1.5 × 1000 = 29.5 s.
