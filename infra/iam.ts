@@ -77,7 +77,7 @@ function sourceStatements(config: Config, assumed: Set<string>): IamStatement[] 
 }
 
 // --- The dispatch queue ------------------------------------------------------------------------------
-/** The queue's logical id in serverless.yml's resources (infra/dispatch.ts). */
+/** The queue's logical id in serverless.yml's resources (infra/resources.ts). */
 export const DISPATCH_QUEUE = "DispatchQueue";
 
 /** The dispatcher (the sync function) may only send to the queue; the worker may only take from it. */
